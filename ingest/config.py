@@ -1,0 +1,76 @@
+"""Settings groups that ingestion needs; `rag.settings.Settings` composes them into one tree.
+
+They live here so that `ingest` never imports `rag` (the data flows ingest -> store <- rag).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.documents import Kind
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "meddraft"
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StoreSettings(_Group):
+    path: Path = Field(Path(".meddraft"), description="Folder of the embedded store and sessions.")
+    host: str | None = Field(
+        None, description="Chroma server host; when set, the HTTP client is used instead."
+    )
+    port: int = Field(8000, description="Chroma server port.")
+    ssl: bool = Field(False, description="Use HTTPS for the Chroma server.")
+    collection: str = Field("meddraft", description="Chroma collection holding the chunks.")
+
+
+class EmbeddingSettings(_Group):
+    model: str = Field(
+        BUNDLED_MODEL,
+        description="sentence-transformers model name or local path; the default is bundled.",
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="Where the bundled model is extracted once.",
+    )
+    batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    device: str = Field("cpu", description="torch device for the embedding model.")
+
+
+class ChunkingSettings(_Group):
+    target_tokens: int = Field(
+        160, ge=16, description="Chunks are packed up to this many tokens when structure allows."
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=16,
+        description="Hard cap per embedded chunk; default and upper bound: the model's maximum.",
+    )
+
+
+class IngestSettings(_Group):
+    default_kind: Kind = Field(
+        "study", description="Kind of a document whose metadata does not name one."
+    )
+    passwords: list[str] = Field(
+        default_factory=list, description="Passwords tried on encrypted PDFs (after the empty one)."
+    )
+    upsert_batch: int = Field(256, ge=1, description="Chunks per store write.")
+
+
+def stable_hash(payload: object, length: int = 16) -> str:
+    """Short sha256 of a JSON-serialisable payload (sorted keys)."""
+    data = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(data).hexdigest()[:length]

