@@ -1,7 +1,7 @@
 """Ingestion benchmark: wall time, chunks/s, tokens/s and peak memory on real files.
 
     python -m eval.benchmarks.ingest corpus/
-    python -m eval.benchmarks.ingest ../shared/data/pdfs/medical_text/who_selection_and_use_of_essential_medicine_2023.pdf
+    python -m eval.benchmarks.ingest ../shared/data/pdfs/medical_text/who_selection_*.pdf
 
 Each run uses a fresh temporary store (cold) and then re-ingests (warm: nothing to do).
 Prints one JSON object.
