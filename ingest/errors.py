@@ -66,3 +66,12 @@ class StoreMismatchError(StoreError):
 
 class EmbeddingError(MeddraftError):
     """The embedding model cannot be loaded or used."""
+
+
+class CaseNotFoundError(MeddraftError):
+    """A case id was asked for that no ingested document carries."""
+
+    def __init__(self, case_id: str, known: list[str]) -> None:
+        self.case_id = case_id
+        self.known = known
+        super().__init__(f"no documents for case {case_id}; known cases: {', '.join(known) or '(none)'}")

@@ -133,9 +133,7 @@ def _parse_yaml_mapping(path: Path, text: str, where: str) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise FrontMatterError(
-            path, f"{where}: expected key: value pairs, got {type(data).__name__}"
-        )
+        raise FrontMatterError(path, f"{where}: expected key: value pairs, got {type(data).__name__}")
     return data
 
 
@@ -255,13 +253,9 @@ def _decrypt(reader, path: Path, passwords: list[str]) -> None:
             if reader.decrypt(password):
                 return
         except DependencyError as exc:
-            raise EncryptedPDFError(
-                path, f"encrypted with a cipher pypdf cannot open: {exc}"
-            ) from exc
+            raise EncryptedPDFError(path, f"encrypted with a cipher pypdf cannot open: {exc}") from exc
     hint = "the password(s) given did not open it" if passwords else "no password was given"
-    raise EncryptedPDFError(
-        path, f"encrypted PDF and {hint}: pass the user password with --password"
-    )
+    raise EncryptedPDFError(path, f"encrypted PDF and {hint}: pass the user password with --password")
 
 
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")

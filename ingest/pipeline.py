@@ -147,9 +147,7 @@ class Indexer:
         key = self.chunking_key()
         for source in sources:
             seen_paths.add(str(source.path))
-            outcome = self._one(
-                source, key, passwords, existing, by_path, claimed, report, progress
-            )
+            outcome = self._one(source, key, passwords, existing, by_path, claimed, report, progress)
             report.outcomes.append(outcome)
             progress.file_done(outcome)
         self._flush(progress, report)
@@ -168,9 +166,7 @@ class Indexer:
         sources = []
         for raw in paths:
             if not Path(raw).exists():
-                report.outcomes.append(
-                    FileOutcome(Path(raw), "failed", reason="not found: check the path")
-                )
+                report.outcomes.append(FileOutcome(Path(raw), "failed", reason="not found: check the path"))
                 continue
             for source in discover([Path(raw)]):
                 if source.root and source.path.suffix.lower() not in SUPPORTED:
@@ -220,9 +216,7 @@ class Indexer:
         except DocumentError as exc:
             return FileOutcome(path, "failed", reason=f"{exc.reason}: {exc.detail}")
 
-    def _check_unique(
-        self, doc: Document, existing: dict[str, DocRecord], claimed: dict[str, str]
-    ) -> None:
+    def _check_unique(self, doc: Document, existing: dict[str, DocRecord], claimed: dict[str, str]) -> None:
         if doc.id in claimed:
             raise DuplicateDocumentError(
                 doc.path,
@@ -242,9 +236,7 @@ class Indexer:
             raise DocumentError(doc.path, "no text to index after parsing")
         old_ids = set(self.store.chunk_ids(doc.id))
         metas = [
-            chunk_metadata(
-                c, source_path=str(doc.path), content_hash=doc.content_hash, n_chunks=len(chunks)
-            )
+            chunk_metadata(c, source_path=str(doc.path), content_hash=doc.content_hash, n_chunks=len(chunks))
             for c in chunks
         ]
         kept = [(c.id, m) for c, m in zip(chunks, metas, strict=True) if c.id in old_ids]
@@ -260,9 +252,7 @@ class Indexer:
             self.store.delete(sorted(stale))
         return len(chunks)
 
-    def _flush(
-        self, progress: Progress, report: IngestReport, full_batches_only: bool = False
-    ) -> None:
+    def _flush(self, progress: Progress, report: IngestReport, full_batches_only: bool = False) -> None:
         """Embed queued chunks in model-sized batches (across files) and write them."""
         if self._pending and not self.store.identity():
             self.store.open_for(
@@ -303,9 +293,7 @@ def store_status(store: Store) -> StoreStatus:
     return StoreStatus(
         location=store.location,
         embedding_model=identity.get("embedding_model"),
-        chunking={
-            k.removeprefix("chunking_"): v for k, v in identity.items() if k.startswith("chunking_")
-        },
+        chunking={k.removeprefix("chunking_"): v for k, v in identity.items() if k.startswith("chunking_")},
         documents=len(docs),
         chunks=store.count(),
         by_kind={k: dict(v) for k, v in sorted(by_kind.items())},

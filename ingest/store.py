@@ -73,9 +73,7 @@ def _make_client(settings: StoreSettings):
                 host=settings.host, port=settings.port, ssl=settings.ssl, settings=chroma_settings
             )
         Path(settings.path).mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(
-            path=str(Path(settings.path) / "chroma"), settings=chroma_settings
-        )
+        return chromadb.PersistentClient(path=str(Path(settings.path) / "chroma"), settings=chroma_settings)
     except Exception as exc:
         where = f"{settings.host}:{settings.port}" if settings.host else str(settings.path)
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
@@ -92,9 +90,7 @@ class Store:
     @property
     def location(self) -> str:
         s = self.settings
-        return (
-            f"chroma://{s.host}:{s.port}/{s.collection}" if s.host else str(Path(s.path).resolve())
-        )
+        return f"chroma://{s.host}:{s.port}/{s.collection}" if s.host else str(Path(s.path).resolve())
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -155,9 +151,7 @@ class Store:
     def collection(self):
         col = self._existing()
         if col is None:
-            raise StoreError(
-                f"the store at {self.location} is empty: run `meddraft ingest PATH` first"
-            )
+            raise StoreError(f"the store at {self.location} is empty: run `meddraft ingest PATH` first")
         return col
 
     def is_empty(self) -> bool:
@@ -225,6 +219,16 @@ class Store:
             )
         return records
 
+    def case_ids(self) -> list[str]:
+        """Every case id that at least one ingested document carries, sorted."""
+        if self._existing() is None:
+            return []
+        got = self.collection.get(
+            where={"$and": [{"chunk_index": 0}, {"case_id": {"$ne": _NO_CASE}}]},
+            include=["metadatas"],
+        )
+        return sorted({m["case_id"] for m in got["metadatas"] if m and m.get("case_id")})
+
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None) -> list[StoredChunk]:
         if self._existing() is None:
             return []
@@ -238,9 +242,7 @@ class Store:
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
 
-    def query(
-        self, embedding: Sequence[float], k: int, where: dict | None = None
-    ) -> list[StoredChunk]:
+    def query(self, embedding: Sequence[float], k: int, where: dict | None = None) -> list[StoredChunk]:
         """Nearest chunks; `where` is applied inside Chroma (this is where case scoping lives)."""
         col = self.collection
         got = col.query(
@@ -263,3 +265,10 @@ class Store:
     def count(self) -> int:
         col = self._existing()
         return col.count() if col is not None else 0
+
+    def vectors(self, where: dict) -> dict[str, list[float]]:
+        """Stored embeddings of the chunks matching `where` (scoped like every query)."""
+        if self._existing() is None:
+            return {}
+        got = self.collection.get(where=where, include=["embeddings"])
+        return {i: list(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}

@@ -16,6 +16,7 @@ from ingest.documents import KINDS
 from ingest.errors import MeddraftError
 from ingest.pipeline import IngestReport
 from ingest.pipeline import Progress as Hooks
+from rag import cli_search
 from rag.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -41,15 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--password", action="append", default=[], help="password for encrypted PDFs (repeatable)"
     )
-    ingest.add_argument(
-        "--kind", choices=KINDS, help="kind of documents whose metadata does not name one"
-    )
+    ingest.add_argument("--kind", choices=KINDS, help="kind of documents whose metadata does not name one")
     ingest.add_argument("--rebuild", action="store_true", help="drop the store and re-embed all")
     ingest.add_argument("--format", choices=["text", "json"], default="text")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
     status = sub.add_parser("status", parents=[common], help="what the store holds")
     status.add_argument("--format", choices=["text", "json"], default="text")
+
+    cli_search.add_parser(sub, common)
     return parser
 
 
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     try:
         settings = load_from_args(args)
-        handler = {"ingest": _ingest, "status": _status}[args.command]
+        handler = {"ingest": _ingest, "status": _status, "search": cli_search.run}[args.command]
         return handler(args, settings, out, err)
     except MeddraftError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
@@ -82,9 +83,7 @@ def _ingest(args, settings: Settings, out: Console, err: Console) -> int:
 
     indexer = build_indexer(settings)
     with _ingest_progress(err, quiet=args.quiet or args.format == "json") as hooks:
-        report = indexer.ingest(
-            args.paths, passwords=args.password, rebuild=args.rebuild, progress=hooks
-        )
+        report = indexer.ingest(args.paths, passwords=args.password, rebuild=args.rebuild, progress=hooks)
     if args.format == "json":
         out.print_json(json.dumps(report.to_dict()))
     else:

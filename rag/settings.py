@@ -38,9 +38,7 @@ class Settings(BaseSettings):
     )
 
     store: StoreSettings = Field(default_factory=StoreSettings, description="Vector store.")
-    embedding: EmbeddingSettings = Field(
-        default_factory=EmbeddingSettings, description="Embedding model."
-    )
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model.")
     chunking: ChunkingSettings = Field(
         default_factory=ChunkingSettings, description="How documents are split."
     )
@@ -75,9 +73,7 @@ def _deep_set(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
-def load_settings(
-    config_file: Path | str | None = None, overrides: dict[str, Any] | None = None
-) -> Settings:
+def load_settings(config_file: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Build the settings; `overrides` maps dotted keys (`store.path`) to CLI values.
 
     The config file is `config_file`, else `$MEDDRAFT_CONFIG`, else `./meddraft.toml` if present.
@@ -95,9 +91,7 @@ def load_settings(
     try:
         return cls(**init)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(
             f"invalid settings ({problems}); check meddraft.toml, MEDDRAFT_* variables and flags"
         ) from exc

@@ -88,9 +88,7 @@ def test_oversized_unpunctuated_text_is_split_not_truncated(embedder):
     from ingest.documents import DocMeta, Document
 
     words = " ".join(f"token{i}" for i in range(300))
-    doc = Document(
-        id="d", meta=DocMeta(kind="study", title="T"), text=words, path=POLICY, content_hash="h"
-    )
+    doc = Document(id="d", meta=DocMeta(kind="study", title="T"), text=words, path=POLICY, content_hash="h")
     chunks = chunker.chunk(doc)
     assert len(chunks) > 5
     assert " ".join(c.text for c in chunks) == words

@@ -29,9 +29,7 @@ def test_front_matter_fills_metadata_and_body_excludes_it(tmp_path):
 
 def test_id_and_title_default_from_path_and_heading(tmp_path):
     (tmp_path / "sub").mkdir()
-    doc = load(
-        _write(tmp_path, "sub/My Guide.md", "---\nkind: guideline\n---\n# Real Title\nText.\n")
-    )
+    doc = load(_write(tmp_path, "sub/My Guide.md", "---\nkind: guideline\n---\n# Real Title\nText.\n"))
     assert doc.id == "sub-my-guide"
     assert doc.meta.title == "Real Title"
 

@@ -47,9 +47,7 @@ def test_pdf_text_and_page_numbers_are_right(shared_data):
 
 
 def test_pdf_info_title_used_when_meaningful_else_filename(shared_data):
-    dvt = load(
-        _src(shared_data / "pdfs/medical_text/bmc_jtmo_2010_dvt_prophylaxis_trauma_review.pdf")
-    )
+    dvt = load(_src(shared_data / "pdfs/medical_text/bmc_jtmo_2010_dvt_prophylaxis_trauma_review.pdf"))
     assert dvt.meta.title.startswith("Complications related to deep venous thrombosis")
     ipg = load(_src(shared_data / "pdfs/medical_text/intpsychogeriatrics_2014.pdf"))
     assert ipg.meta.title == "intpsychogeriatrics 2014"  # info title 'ipg1300180a' is junk
@@ -57,9 +55,7 @@ def test_pdf_info_title_used_when_meaningful_else_filename(shared_data):
 
 def test_sidecar_yaml_overrides_pdf_info(shared_data, tmp_path):
     pdf = tmp_path / "dvt.pdf"
-    shutil.copy(
-        shared_data / "pdfs/medical_text/bmc_jtmo_2010_dvt_prophylaxis_trauma_review.pdf", pdf
-    )
+    shutil.copy(shared_data / "pdfs/medical_text/bmc_jtmo_2010_dvt_prophylaxis_trauma_review.pdf", pdf)
     (tmp_path / "dvt.pdf.yaml").write_text(
         "id: dvt-review\nkind: systematic_review\ntitle: DVT prophylaxis review\n"
         "source: J Trauma Manag Outcomes\nyear: 2010\n"
@@ -95,14 +91,10 @@ def test_encrypted_pdfs_need_their_password(shared_data, name, password):
 
 def test_encrypted_dvt_review_matches_the_original(shared_data):
     enc = load(
-        _src(
-            shared_data / "pdfs/robustness/DERIVED_bmc_dvt_review_encrypted_aes256_pw-ragtest.pdf"
-        ),
+        _src(shared_data / "pdfs/robustness/DERIVED_bmc_dvt_review_encrypted_aes256_pw-ragtest.pdf"),
         passwords=["ragtest"],
     )
-    orig = load(
-        _src(shared_data / "pdfs/medical_text/bmc_jtmo_2010_dvt_prophylaxis_trauma_review.pdf")
-    )
+    orig = load(_src(shared_data / "pdfs/medical_text/bmc_jtmo_2010_dvt_prophylaxis_trauma_review.pdf"))
     assert enc.text == orig.text
 
 

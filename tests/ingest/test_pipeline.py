@@ -47,9 +47,7 @@ def test_deleted_file_is_removed_from_the_store(indexer, mini_corpus):
     indexer.ingest([mini_corpus])
     (mini_corpus / "literature/review-widget.txt").unlink()
     report = indexer.ingest([mini_corpus])
-    assert [o.doc_id for o in report.outcomes if o.status == "removed"] == [
-        "review-widgetumab-2024"
-    ]
+    assert [o.doc_id for o in report.outcomes if o.status == "removed"] == ["review-widgetumab-2024"]
     assert "review-widgetumab-2024" not in _ids_by_doc(indexer.store)
     # naming a single file never removes the rest of the folder
     report = indexer.ingest([mini_corpus / "literature/policy-widget.md"])

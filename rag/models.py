@@ -1,0 +1,200 @@
+"""The output contract and the typed objects between retrieval, analysis, drafting and rendering.
+
+Field descriptions double as the JSON schema a model fills (see DESIGN.md, "The assessment").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Verdict = Literal["indicated", "not_indicated", "insufficient_information"]
+Status = Literal["met", "not_met", "insufficient"]
+Logic = Literal["all", "any", "leaf"]
+SectionKey = Literal["evidence", "patient_context", "dosing", "pitfalls", "recommendation"]
+Assertion = Literal["present", "negated", "historical", "uncertain", "pending", "family", "hypothetical"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- retrieval ----------------------------------------------------------------------------------
+
+
+class Hit(_Model):
+    """One retrieved chunk with the ranks that put it there."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    kind: str
+    title: str
+    source: str | None = None
+    year: int | None = None
+    case_id: str | None = None
+    section: str = ""
+    page_start: int | None = None
+    page_end: int | None = None
+    score: float = Field(0.0, description="Fused reciprocal-rank score.")
+    dense_rank: int | None = Field(None, description="1-based rank in the dense list, if any.")
+    bm25_rank: int | None = Field(None, description="1-based rank in the BM25 list, if any.")
+    dense_distance: float | None = None
+    bm25_score: float | None = None
+
+    @property
+    def locator(self) -> str:
+        if self.page_start is not None:
+            if self.page_end and self.page_end != self.page_start:
+                return f"pp. {self.page_start}-{self.page_end}"
+            return f"p. {self.page_start}"
+        return f"section: {self.section}" if self.section else ""
+
+
+# --- dosing -------------------------------------------------------------------------------------
+
+
+class Dose(_Model):
+    """A dose regimen normalised to mg per 28 days (maintenance phase)."""
+
+    drug: str | None = None
+    dose_mg: float | None = Field(None, description="Maintenance dose in mg (after weight).")
+    dose_text: str = Field("", description="The dose as written, e.g. '1 g/kg every 3 weeks'.")
+    per_kg: bool = Field(False, description="True when the written dose is per kg of body weight.")
+    weight_kg: float | None = None
+    interval_days: float | None = Field(None, description="Days between maintenance doses.")
+    mg_per_28_days: float | None = None
+    loading_text: str | None = Field(None, description="Loading regimen, when one precedes it.")
+    route: str | None = None
+    arithmetic: str = Field("", description="How mg_per_28_days was computed, shown to readers.")
+
+
+class DoseComparator(_Model):
+    label: str = Field(description="Where the comparator comes from, e.g. 'policy limit'.")
+    source_kind: str = Field(description="drug_label | policy | literature")
+    dose_mg: float | None = None
+    interval_days: float | None = None
+    mg_per_28_days: float | None = None
+    dose_text: str = ""
+    arithmetic: str = ""
+    chunk_ids: list[str] = Field(default_factory=list)
+    citations: list[int] = Field(default_factory=list)
+
+
+class DosingAnalysis(_Model):
+    requested: Dose | None = None
+    comparators: list[DoseComparator] = Field(default_factory=list)
+    summary: str = ""
+
+
+# --- the assessment -----------------------------------------------------------------------------
+
+
+class Evidence(_Model):
+    """A passage a decision rests on (chunk plus the sentence that matters)."""
+
+    chunk_id: str
+    doc_id: str
+    quote: str
+    assertion: Assertion | None = None
+
+
+class Criterion(_Model):
+    id: str = Field(description="Position in the policy tree, e.g. '1', '1.a', 'X1'.")
+    text: str = Field(description="The criterion as the policy words it.")
+    logic: Logic = Field(description="How children combine: all, any, or leaf.")
+    status: Status
+    rationale: str = Field("", description="Why this status, naming the evidence.")
+    citations: list[int] = Field(default_factory=list)
+    children: list[Criterion] = Field(default_factory=list)
+    kind: str = Field("requirement", description="requirement | exclusion | dose_limit | coverage")
+    evidence: list[Evidence] = Field(default_factory=list)
+    deciding: bool = Field(False, description="True when this criterion decides the verdict.")
+
+
+class Bullet(_Model):
+    text: str
+    citations: list[int] = Field(default_factory=list)
+    supported: bool = True
+    unsupported_reason: str | None = None
+    chunk_ids: list[str] = Field(default_factory=list, description="Sources before numbering.")
+    computed: list[str] = Field(
+        default_factory=list, description="Numbers derived by shown arithmetic, not quoted."
+    )
+
+
+class Section(_Model):
+    key: SectionKey
+    title: str
+    bullets: list[Bullet] = Field(default_factory=list)
+
+
+class VerdictInfo(_Model):
+    label: Verdict
+    summary: str
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class Reference(_Model):
+    n: int
+    doc_id: str
+    title: str
+    kind: str
+    source: str | None = None
+    year: int | None = None
+    locator: str = ""
+    chunk_ids: list[str] = Field(default_factory=list)
+
+
+class RequestInfo(_Model):
+    """What is being asked for, parsed from the question and the case's request document."""
+
+    drug: str
+    drug_aliases: list[str] = Field(default_factory=list)
+    indication: str = ""
+    indication_terms: list[str] = Field(default_factory=list)
+    dose: Dose | None = None
+    route: str | None = None
+    patient_age: float | None = None
+    patient_weight_kg: float | None = None
+    request_date: str | None = None
+    source_chunk_ids: list[str] = Field(default_factory=list)
+
+
+class Flag(_Model):
+    """Something the writer must see: injected instructions, disagreements, gaps."""
+
+    kind: str
+    message: str
+    chunk_ids: list[str] = Field(default_factory=list)
+
+
+class Provenance(_Model):
+    generator: str
+    model: str | None = None
+    endpoint_host: str | None = None
+    embedding_model: str
+    store: str
+    settings_hash: str
+    retrieved_chunk_ids: list[str] = Field(default_factory=list)
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    unsupported_statements: int = 0
+    checked_statements: int = 0
+    seconds: float | None = None
+
+
+class Assessment(_Model):
+    question: str
+    case_id: str
+    verdict: VerdictInfo
+    criteria: list[Criterion] = Field(default_factory=list)
+    sections: list[Section] = Field(default_factory=list)
+    dosing: DosingAnalysis = Field(default_factory=DosingAnalysis)
+    references: list[Reference] = Field(default_factory=list)
+    provenance: Provenance
+    request: RequestInfo | None = None
+    policy: dict | None = Field(None, description="doc_id, title and section of the policy used.")
+    flags: list[Flag] = Field(default_factory=list)
+    session_id: str | None = None

@@ -1,0 +1,159 @@
+"""Documents rebuilt from their stored chunks, split into citable sentences.
+
+Analysis reads whole documents (a policy section, a case's notes); every sentence keeps the id of
+the chunk it came from, so each decision can cite the exact chunk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import pairwise
+
+from ingest.store import Store, StoredChunk
+from ingest.text import sentence_spans
+
+_LINE_UNIT = re.compile(r"^\s*(?:#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|\|)")
+_MARKUP = re.compile(r"^\s*(?:#{1,6}\s+|[-*+•]\s+|\d{1,3}[.)]\s+|[a-zA-Z][.)]\s+)|\*\*|__|`")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int
+    end: int
+    doc_id: str
+    chunk_id: str
+    kind: str
+    date: str | None
+    section: str
+
+    @property
+    def clean(self) -> str:
+        """Readable text: list markers, emphasis and table pipes removed."""
+        text = _MARKUP.sub("", self.text)
+        if text.lstrip().startswith("|"):
+            cells = [c.strip() for c in text.strip().strip("|").split("|")]
+            text = ": ".join(c for c in cells if c and not set(c) <= {"-", ":"})
+        return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass
+class SourceDoc:
+    doc_id: str
+    kind: str
+    title: str
+    source: str | None
+    year: int | None
+    date: str | None
+    case_id: str | None
+    text: str
+    spans: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, id, section
+
+    def chunk_at(self, start: int, end: int | None = None) -> tuple[str, str]:
+        """(chunk id, section) of the chunk holding the character span (largest overlap)."""
+        end = start + 1 if end is None else end
+        best, overlap = self.spans[0], -1
+        for span in self.spans:
+            size = min(end, span[1]) - max(start, span[0])
+            if size > overlap:
+                best, overlap = span, size
+        return best[2], best[3]
+
+    @cached_property
+    def sentences(self) -> list[Sentence]:
+        out: list[Sentence] = []
+        for start, end in units(self.text):
+            for s, e in sentence_spans(self.text, start, end):
+                chunk_id, section = self.chunk_at(s, e)
+                out.append(
+                    Sentence(self.text[s:e], s, e, self.doc_id, chunk_id, self.kind, self.date, section)
+                )
+        return out
+
+    @property
+    def chunk_ids(self) -> list[str]:
+        return [span[2] for span in self.spans]
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Paragraphs, list items, headings and table rows: sentences never cross them."""
+    units: list[tuple[int, int]] = []
+    offset = 0
+    current: list[int] | None = None
+    for line in text.split("\n"):
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        if not line.strip():
+            current = None
+            continue
+        if current is None or _LINE_UNIT.match(line):
+            current = [start, end]
+            units.append((start, end))
+        else:
+            current[1] = end
+            units[-1] = (current[0], end)
+    return units
+
+
+def rebuild(chunks: list[StoredChunk]) -> list[SourceDoc]:
+    """Group chunks by document and lay their texts back at their offsets."""
+    by_doc: dict[str, list[StoredChunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.metadata["doc_id"], []).append(chunk)
+    docs = []
+    for doc_id, parts in by_doc.items():
+        parts.sort(key=lambda c: c.metadata.get("char_start", 0))
+        size = max(c.metadata.get("char_end", 0) for c in parts)
+        buffer = [" "] * size
+        for c in parts:
+            start = c.metadata.get("char_start", 0)
+            buffer[start : start + len(c.text)] = c.text
+        text = "".join(buffer)
+        # gaps between chunks were whitespace (often newlines): keep paragraph breaks
+        for prev, nxt in pairwise(parts):
+            gap = slice(prev.metadata["char_end"], nxt.metadata["char_start"])
+            if gap.stop - gap.start > 0:
+                text = text[: gap.start] + "\n" * (gap.stop - gap.start) + text[gap.stop :]
+        meta = parts[0].metadata
+        docs.append(
+            SourceDoc(
+                doc_id=doc_id,
+                kind=meta["kind"],
+                title=meta.get("title", doc_id),
+                source=meta.get("source"),
+                year=meta.get("year"),
+                date=meta.get("date"),
+                case_id=meta.get("case_id") or None,
+                text=text,
+                spans=[
+                    (
+                        c.metadata["char_start"],
+                        c.metadata["char_end"],
+                        c.id,
+                        c.metadata.get("section", ""),
+                    )
+                    for c in parts
+                ],
+            )
+        )
+    return sorted(docs, key=lambda d: (d.date or "", d.doc_id))
+
+
+def load_case(store: Store, case_id: str) -> list[SourceDoc]:
+    """Every document of one case (the store query is scoped to that case)."""
+    return rebuild(store.get(where={"case_id": case_id}))
+
+
+def load_documents(store: Store, doc_ids: list[str]) -> list[SourceDoc]:
+    if not doc_ids:
+        return []
+    where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+    return rebuild(store.get(where=where))
+
+
+def literature_catalogue(store: Store, kinds: list[str]) -> list[dict]:
+    """First-chunk metadata of every literature document of the given kinds."""
+    where = {"$and": [{"chunk_index": 0}, {"kind": {"$in": kinds}}, {"case_id": ""}]}
+    return [c.metadata | {"first_text": c.text} for c in store.get(where=where)]
