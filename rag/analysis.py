@@ -86,7 +86,9 @@ def analyse(question: str, case_id: str, *, store: Store, embedder, min_similari
     criteria: list[Criterion] = []
     if policy is not None:
         if policy.section and policy.section.root:
-            criteria = [evaluate(n, facts, policy.doc.doc_id) for n in policy.section.root.children]
+            heading = policy.section.heading
+            context = policy.doc.text[heading.start : heading.end]
+            criteria = [evaluate(n, facts, policy.doc.doc_id, context) for n in policy.section.root.children]
         elif policy.section is None:
             listed = ", ".join(t for t, _ in policy.candidates) or "none"
             messages.append(
@@ -114,6 +116,7 @@ def analyse(question: str, case_id: str, *, store: Store, embedder, min_similari
                     Evidence(chunk_id=c, doc_id=policy.doc.doc_id, quote=limit.dose_text)
                     for c in limit.chunk_ids[:1]
                 ],
+                computed=re.findall(r"\d+(?:\.\d+)?", f"{request.dose.arithmetic} {limit.mg_per_28_days}"),
             )
         )
     if policy is None or (policy.section is None and not criteria):
@@ -259,10 +262,10 @@ def _literature_comparators(store: Store, request: RequestInfo, weight: float | 
     for doc in docs:
         if not any(re.search(rf"\b{re.escape(n)}\b", doc.text, re.I) for n in names):
             continue
+        about_drug = any(re.search(rf"\b{re.escape(n)}\b", doc.title, re.I) for n in names)
         for s in doc.sentences:
-            if not _TYPICAL.search(s.text) or not any(
-                re.search(rf"\b{re.escape(n)}\b", s.text, re.I) for n in names
-            ):
+            names_drug = any(re.search(rf"\b{re.escape(n)}\b", s.text, re.I) for n in names)
+            if not _TYPICAL.search(s.text) or not (about_drug or names_drug):
                 continue
             doses = _regimens(s.text, weight)
             if doses:

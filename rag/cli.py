@@ -51,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--format", choices=["text", "json"], default="text")
 
     cli_search.add_parser(sub, common)
+
+    assess = sub.add_parser("assess", parents=[common], help="draft a medical-necessity assessment")
+    assess.add_argument("question", help="e.g. 'Is DRUG 300 mg SC every 4 weeks medically indicated ...?'")
+    assess.add_argument("--case", required=True, metavar="CASE_ID", help="the patient's case id")
+    assess.add_argument("--format", choices=["md", "json", "html", "docx"], default="md")
+    assess.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    assess.add_argument(
+        "--generator", choices=["extractive"], default="extractive", help="how the draft is written"
+    )
     return parser
 
 
@@ -68,7 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     try:
         settings = load_from_args(args)
-        handler = {"ingest": _ingest, "status": _status, "search": cli_search.run}[args.command]
+        handler = {
+            "ingest": _ingest,
+            "status": _status,
+            "search": cli_search.run,
+            "assess": _assess,
+        }[args.command]
         return handler(args, settings, out, err)
     except MeddraftError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
@@ -137,6 +151,36 @@ def _print_report(report: IngestReport, out: Console, err: Console) -> None:
         for warning in o.warnings:
             err.print(f"[yellow]warning[/] {o.path}: {warning}", highlight=False)
     out.print(report.summary(), highlight=False)
+
+
+def _assess(args, settings: Settings, out: Console, err: Console) -> int:
+    from pathlib import Path
+
+    from rag.assess import assess
+    from rag.render import render
+
+    with err.status("drafting ...", spinner="dots"):
+        assessment = assess(args.question, args.case, settings)
+    rendered = render(assessment, args.format)
+    prov = assessment.provenance
+    err.print(
+        f"{assessment.verdict.label} · {prov.unsupported_statements} unsupported of "
+        f"{prov.checked_statements} statements · {prov.seconds:.1f} s",
+        highlight=False,
+    )
+    if args.out:
+        path = Path(args.out)
+        if isinstance(rendered, bytes):
+            path.write_bytes(rendered)
+        else:
+            path.write_text(rendered, encoding="utf-8")
+        err.print(f"written to {path}", highlight=False)
+    elif isinstance(rendered, bytes):
+        err.print("DOCX is binary: give --out FILE.docx")
+        return EXIT_ERROR
+    else:
+        sys.stdout.write(rendered)
+    return EXIT_OK
 
 
 def _status(args, settings: Settings, out: Console, err: Console) -> int:

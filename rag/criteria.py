@@ -26,7 +26,7 @@ def _policy_evidence(node: Node, facts_doc_id: str) -> Evidence:
     return Evidence(chunk_id=node.chunk_id, doc_id=facts_doc_id, quote=node.text)
 
 
-def evaluate(node: Node, facts: CaseFacts, policy_doc: str) -> Criterion:
+def evaluate(node: Node, facts: CaseFacts, policy_doc: str, context: str = "") -> Criterion:
     """Check a node: leaves by the checkers, branches by their logic (and their own head)."""
     policy_ev = _policy_evidence(node, policy_doc)
     if not node.children:
@@ -39,8 +39,9 @@ def evaluate(node: Node, facts: CaseFacts, policy_doc: str) -> Criterion:
             rationale=finding.rationale,
             evidence=[policy_ev, *finding.evidence],
             kind=node.kind,
+            computed=finding.computed,
         )
-    children = [evaluate(c, facts, policy_doc) for c in node.children]
+    children = [evaluate(c, facts, policy_doc, context) for c in node.children]
     status = combine(node.logic, [c.status for c in children])
     word = "all" if node.logic == "all" else "at least one"
     rationale = (
@@ -55,9 +56,14 @@ def evaluate(node: Node, facts: CaseFacts, policy_doc: str) -> Criterion:
         )
         if head.status == "not_met":
             status = "not_met"
-            rationale = f"{head.rationale} {rationale}"
-            evidence += head.evidence
-            evidence += _supporting_negatives(children)
+            support = _diagnostic_negatives(context, facts, {e.quote for e in head.evidence})
+            also = (
+                " Also: " + "; ".join(f'"{m.sentence.clean}" ({m.sentence.doc_id})' for m in support) + "."
+                if support
+                else ""
+            )
+            rationale = f"{head.rationale}{also} {rationale}"
+            evidence += head.evidence[:2] + [m.evidence() for m in support]
     return Criterion(
         id=node.id,
         text=node.text,
@@ -70,8 +76,31 @@ def evaluate(node: Node, facts: CaseFacts, policy_doc: str) -> Criterion:
     )
 
 
-def _supporting_negatives(children: list[Criterion]) -> list[Evidence]:
-    return [e for c in children for e in c.evidence[1:] if e.assertion == "negated"]
+_MARKERS = re.compile(r"\b[A-Z][A-Z0-9]{1,9}(?:\s[A-Z]\d{2,4}[A-Z])?\b")
+_GENERIC_MARKERS = {"WHO", "AND", "OR", "NOT", "SC", "IV", "IM", "PO", "ICD", "FDA", "US"}
+
+
+def _diagnostic_negatives(context: str, facts: CaseFacts, already: set[str], limit: int = 2) -> list:
+    """Negative findings on the markers a section's diagnostic definitions name (e.g. a mutation,
+    a surface antigen): they are why a diagnosis is ruled out, and the reader should see them."""
+    markers = {m for m in _MARKERS.findall(context) if m not in _GENERIC_MARKERS}
+    markers -= {short for short in facts.definitions if short in context and len(short) > 5}
+    found = []
+    for mention in facts.mentions(sorted(markers, key=len, reverse=True)):
+        negative = mention.assertion == "negated" or re.search(
+            r"\bnegative\b|not detected", mention.sentence.text[mention.start :], re.I
+        )
+        if negative and mention.sentence.clean not in already and "FAMILY" not in mention.categories:
+            found.append(mention)
+            already.add(mention.sentence.clean)
+    # the most specific markers first ('KIT D816V' before 'CD2'), one quote per marker
+    found.sort(key=lambda m: -len(m.term))
+    picked, terms = [], set()
+    for mention in found:
+        if mention.term not in terms:
+            picked.append(mention)
+            terms.add(mention.term)
+    return picked[:limit]
 
 
 def coverage_criteria(match: PolicyMatch, facts: CaseFacts, indications: list[str]) -> list[Criterion]:

@@ -112,6 +112,9 @@ class Criterion(_Model):
     kind: str = Field("requirement", description="requirement | exclusion | dose_limit | coverage")
     evidence: list[Evidence] = Field(default_factory=list)
     deciding: bool = Field(False, description="True when this criterion decides the verdict.")
+    computed: list[str] = Field(
+        default_factory=list, description="Numbers the rationale derives (days, ages, doses)."
+    )
 
 
 class Bullet(_Model):

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,27 @@ from ingest.config import (
     stable_hash,
 )
 from ingest.errors import ConfigError
+
+
+class AnalysisSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    section_min_similarity: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Least similarity between the indication and a policy section's heading for "
+        "the section to apply; below it the draft says no section applies.",
+    )
+
+
+class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    k_per_query: int = Field(8, ge=1, description="Hits kept per targeted query.")
+    k_total: int = Field(30, ge=1, description="Hits kept per section after merging queries.")
+    per_doc_cap: int = Field(3, ge=1, description="At most this many hits from one document.")
+
 
 CONFIG_ENV = "MEDDRAFT_CONFIG"
 DEFAULT_CONFIG = Path("meddraft.toml")
@@ -43,6 +64,12 @@ class Settings(BaseSettings):
         default_factory=ChunkingSettings, description="How documents are split."
     )
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Ingestion.")
+    analysis: AnalysisSettings = Field(
+        default_factory=AnalysisSettings, description="Deterministic analysis."
+    )
+    retrieval: RetrievalSettings = Field(
+        default_factory=RetrievalSettings, description="Hybrid retrieval for drafting."
+    )
 
     config_path: ClassVar[Path | None] = None
 

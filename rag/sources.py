@@ -91,6 +91,8 @@ def units(text: str) -> list[tuple[int, int]]:
         if current is None or _LINE_UNIT.match(line):
             current = [start, end]
             units.append((start, end))
+            if re.match(r"\s*#{1,6}\s", line):
+                current = None  # a heading is a line of its own
         else:
             current[1] = end
             units[-1] = (current[0], end)
@@ -157,3 +159,30 @@ def literature_catalogue(store: Store, kinds: list[str]) -> list[dict]:
     """First-chunk metadata of every literature document of the given kinds."""
     where = {"$and": [{"chunk_index": 0}, {"kind": {"$in": kinds}}, {"case_id": ""}]}
     return [c.metadata | {"first_text": c.text} for c in store.get(where=where)]
+
+
+def text_sentences(text: str) -> list[str]:
+    """Readable sentences of a passage (list markers, emphasis and table pipes removed).
+
+    Short list items are joined to the line that introduces them ("Of 77 patients: complete
+    response: 14 (18%); partial response: 47 (61%)"), so a result reads as one statement.
+    """
+    out: list[str] = []
+    joinable = False  # the last statement introduces a list ("...:") or already holds items
+    for start, end in units(text):
+        is_item = bool(re.match(r"\s*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s", text[start:end]))
+        for s, e in sentence_spans(text, start, end):
+            clean = Sentence(text[s:e], s, e, "", "", "", None, "").clean
+            if not clean or re.fullmatch(r"[#\W\d]*", clean) or text[s:e].lstrip().startswith("#"):
+                joinable = False
+                continue
+            if is_item and joinable and len(clean) <= 90 and out:
+                out[-1] = (
+                    f"{out[-1].rstrip(';:')}{':' if out[-1].endswith(':') else ';'} {clean.rstrip(';.')}"
+                )
+                continue
+            out.append(clean)
+            joinable = clean.endswith(":")
+        if is_item and out and not joinable:
+            joinable = out[-1].count(";") > 0 or out[-1].endswith(":")
+    return [re.sub(r"::", ":", o) for o in out]

@@ -56,3 +56,24 @@ def indexer(settings, embedder):
     from rag.components import build_indexer
 
     return build_indexer(settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def corpus_settings(tmp_path_factory, embedder):
+    """A real store holding the whole demo corpus (ingested once per test session)."""
+    from rag.components import build_indexer
+    from rag.settings import load_settings
+
+    settings = load_settings(overrides={"store.path": str(tmp_path_factory.mktemp("corpus-store"))})
+    report = build_indexer(settings, embedder=embedder).ingest([REPO / "corpus"])
+    assert not report.failed, report.failed
+    return settings
+
+
+@pytest.fixture(scope="session")
+def corpus_parts(corpus_settings, embedder):
+    from rag.components import build_store
+    from rag.retrieve import Retriever
+
+    store = build_store(corpus_settings)
+    return corpus_settings, store, embedder, Retriever(store, embedder)

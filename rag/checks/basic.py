@@ -39,7 +39,13 @@ def check_age(node: Node, facts: CaseFacts) -> Finding | None:
     if age is None:
         return Finding("insufficient", "The patient's age is not documented.", evidence, "age")
     status: Status = "met" if age >= minimum else "not_met"
-    return Finding(status, f"Patient is {age:g} years old (requirement: {match.group(0)}).", evidence, "age")
+    return Finding(
+        status,
+        f"Patient is {age:g} years old (requirement: {match.group(0)}).",
+        evidence,
+        "age",
+        [f"{age:g}"],
+    )
 
 
 # --- prescriber -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ class Finding:
     rationale: str
     evidence: list[Evidence] = field(default_factory=list)
     checker: str = ""
+    computed: list[str] = field(default_factory=list)
 
 
 Checker = Callable[[Node, CaseFacts], Finding | None]

@@ -149,6 +149,12 @@ THERAPY_WORDS = re.compile(
 _WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8, "twelve": 12}
 
 
+def required_phrase(text: str) -> str:
+    """The policy's own words for the required duration ('at least 28 days')."""
+    m = _REQ_DURATION.search(text)
+    return m.group(0) if m else ""
+
+
 def required_days(text: str) -> float | None:
     m = _REQ_DURATION.search(text)
     if not m:
@@ -188,13 +194,13 @@ def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:
             short.append((m, days))
         elif failed and days is None:
             short.append((m, None))
-    need = f" (required: at least {needed:g} days)" if needed else ""
+    need = f" (required: {required_phrase(text)})" if needed else ""
     if good:
         m, days, intolerant = good[0]
         how = (
             "stopped for intolerance"
             if intolerant
-            else f"inadequate response after {days:g} days"
+            else f"inadequate response after about {days:.0f} days"
             if days
             else "inadequate response"
         )
@@ -203,14 +209,16 @@ def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:
             f"{m.term}: {how}{need}: {quote(m)}.",
             cite([g[0] for g in good]),
             "prior_therapy",
+            [f"{days:.0f}"] if days else [],
         )
     if short and any(d is not None for _, d in short):
         m, days = next(s for s in short if s[1] is not None)
         return Finding(
             "not_met",
-            f"{m.term} was used for only {days:g} days{need}: {quote(m)}.",
+            f"{m.term} was used for only about {days:.0f} days{need}: {quote(m)}.",
             cite([s[0] for s in short]),
             "prior_therapy",
+            [f"{days:.0f}"],
         )
     negated = [m for m in mentions if m.assertion == "negated"]
     others = [m for m in facts.mentions(related) if m.assertion in AFFIRMED] if related else []
@@ -294,7 +302,7 @@ def check_disease_duration(node: Node, facts: CaseFacts) -> Finding | None:
     if best is None:
         return Finding(
             "insufficient",
-            f"The duration of the condition is not documented (required: at least {needed:g} days).",
+            f"The duration is not documented (required: {required_phrase(text)}).",
             [],
             "duration",
         )
@@ -304,8 +312,9 @@ def check_disease_duration(node: Node, facts: CaseFacts) -> Finding | None:
     verb = "meets" if status == "met" else "is shorter than"
     return Finding(
         status,
-        f"Documented duration about {days:g} days {verb} the required {needed:g} days: "
+        f"Documented duration of about {days:.0f} days {verb} the required {required_phrase(text)}: "
         f'"{s.clean[:160]}" ({s.doc_id}).',
         evidence,
         "duration",
+        [f"{days:.0f}"],
     )

@@ -13,7 +13,7 @@ from rag.checks.common import (
     terms_of,
 )
 from rag.facts import CaseFacts
-from rag.models import Status
+from rag.models import Evidence, Status
 from rag.policy import Node
 
 # --- numeric thresholds -----------------------------------------------------------------------
@@ -91,6 +91,9 @@ def check_threshold(node: Node, facts: CaseFacts) -> Finding | None:
         if _DURATION_UNITS.match(unit) or AGE_RE.search(text):
             return None  # durations and counts of events are other checkers' work
         limit = float(match.group(1).replace(",", ""))
+        counted = _count_noun(text[match.end(1) :])
+        if counted:
+            return _check_count(text, counted, op, limit, facts)
         names = _measure_names(text, text[: match.start()], facts)
         if not names:
             return None
@@ -148,3 +151,43 @@ def _with_condition(text: str, facts: CaseFacts) -> Finding | None:
             "threshold",
         )
     return Finding("insufficient", f"none of {', '.join(options)} is documented.", [], "threshold")
+
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
+_COUNT_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+
+
+def _count_noun(after: str) -> str | None:
+    """'2 nerves', '2 asthma exacerbations': the counted plural noun right after the number."""
+    m = re.match(r"\s*(?:[a-z-]+\s+){0,2}?([a-z]{4,}s)\b", after)
+    if m and not re.match(r"(?:days|weeks|months|years|times|doses|units|cells|mg|kg)$", m.group(1)):
+        return m.group(1)
+    return None
+
+
+def _check_count(text: str, noun: str, op: str, limit: float, facts: CaseFacts) -> Finding | None:
+    stem = noun[:-1] if noun.endswith("s") else noun
+    pattern = re.compile(rf"\b{_COUNT_WORD}\s+(?:[\w-]+\s+){{0,3}}?{re.escape(stem)}s?\b", re.I)
+    keywords = {w.lower() for w in re.findall(r"[A-Za-z]{5,}", text)} - STOP
+    best = None
+    for s in facts.sentences:
+        for m in pattern.finditer(s.text):
+            raw = m.group(1).lower()
+            value = float(_NUMBER_WORDS.get(raw, raw)) if raw in _NUMBER_WORDS else float(raw)
+            overlap = len(keywords & {w.lower() for w in re.findall(r"[A-Za-z]{5,}", s.text)})
+            if best is None or (overlap, value) > (best[0], best[1]):
+                best = (overlap, value, s)
+    if best is None:
+        return None  # let the other checkers read it
+    _, value, s = best
+    ok = _compare(value, op, limit)
+    evidence = [Evidence(chunk_id=s.chunk_id, doc_id=s.doc_id, quote=s.clean, assertion="present")]
+    verb = "meets" if ok else "does not meet"
+    return Finding(
+        "met" if ok else "not_met",
+        f'{value:g} {noun} documented, which {verb} {op} {limit:g}: "{s.clean[:160]}" ({s.doc_id}).',
+        evidence,
+        "threshold",
+        [f"{value:g}"],
+    )

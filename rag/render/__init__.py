@@ -34,7 +34,7 @@ SECTION_ORDER: tuple[str, ...] = (
     "pitfalls",
     "recommendation",
 )
-DOSING_TITLE = "Dosing analysis"
+DOSING_TITLE = "Dose comparison"
 DOSING_COLUMNS: tuple[str, ...] = ("Regimen", "Dose", "mg / 28 days", "Arithmetic", "Sources")
 _SMALL_WORDS = frozenset(
     {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}

@@ -263,7 +263,7 @@ def test_markdown_follows_the_example_order():
     assert headings == [
         "## Criteria check",
         *(f"## {t}" for t in ORDERED_TITLES),
-        "## Dosing analysis",
+        "## Dose comparison",
         "## Flags",
         "## References",
     ]
@@ -348,7 +348,7 @@ def test_markdown_dosing_table_flags_references_and_provenance():
 
 def test_markdown_leaves_out_dosing_and_flags_when_absent():
     md = render(make_assessment(dosing=DosingAnalysis(), flags=[], session_id=None), "md")
-    assert "## Dosing analysis" not in md and "## Flags" not in md and "session:" not in md
+    assert "## Dose comparison" not in md and "## Flags" not in md and "session:" not in md
     assert "## References" in md
 
 
@@ -388,7 +388,7 @@ def test_html_same_order_banner_badges_and_highlight():
     page = render(make_assessment(), "html")
     order = ["Verdict: NOT medically indicated", "<h2>Criteria check</h2>"]
     order += [f"<h2>{t}</h2>" for t in ORDERED_TITLES]
-    order += ["<h2>Dosing analysis</h2>", "<h2>Flags</h2>", "<h2>References</h2>", "<footer>"]
+    order += ["<h2>Dose comparison</h2>", "<h2>Flags</h2>", "<h2>References</h2>", "<footer>"]
     positions = _positions(page, order)
     assert positions == sorted(positions)
     assert '<section class="verdict verdict-not_indicated"' in page
@@ -425,7 +425,7 @@ def test_docx_has_verdict_criteria_table_sections_and_references():
         "Phase 3 trial",
     ]
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
-    assert headings == ["Criteria check", *ORDERED_TITLES, "Dosing analysis", "Flags", "References"]
+    assert headings == ["Criteria check", *ORDERED_TITLES, "Dose comparison", "Flags", "References"]
     for ref in a.references:
         assert any(p.startswith(f"{ref.n}. {ref.title}") for p in paragraphs)
     supers = [r.text for p in doc.paragraphs for r in p.runs if r.font.superscript]

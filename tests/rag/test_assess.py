@@ -1,0 +1,209 @@
+"""`assess` end to end on the real demo corpus: the demo case, citations, safety, errors."""
+
+import json
+import shutil
+
+import pytest
+from docx import Document as DocxDocument
+
+from ingest.errors import CaseNotFoundError, StoreError
+from rag.assess import assess
+from rag.cli import main
+from rag.render import render
+from rag.request import RequestError
+from tests.conftest import REPO
+
+DEMO_Q = (
+    "Is omalizumab 600 mg SC every 2 weeks medically indicated for this patient with idiopathic "
+    "MCAS who failed H1/H2 blockers and corticosteroids?"
+)
+
+
+@pytest.fixture(scope="module")
+def demo(corpus_parts):
+    settings, store, embedder, retriever = corpus_parts
+    return assess(DEMO_Q, "mcas-001", settings, store=store, embedder=embedder, retriever=retriever)
+
+
+def _flat(criteria):
+    for c in criteria:
+        yield c
+        yield from _flat(c.children)
+
+
+def test_demo_verdict_criterion_and_dose(demo):
+    assert demo.verdict.label == "not_indicated"
+    sm = next(c for c in demo.criteria if "systemic mastocytosis" in c.text.lower())
+    assert sm.status == "not_met" and sm.deciding
+    assert "No mastocytosis" in sm.rationale and "KIT D816V" in sm.rationale
+    assert demo.dosing.requested.mg_per_28_days == 1200
+    literature = [c for c in demo.dosing.comparators if c.source_kind == "literature"]
+    assert literature and all(c.mg_per_28_days == 300 for c in literature)
+    policy_limit = next(c for c in demo.dosing.comparators if c.source_kind == "policy")
+    assert policy_limit.mg_per_28_days == 300
+    cited = {r.doc_id for r in demo.references}
+    assert {"policy-omalizumab", "mcas-001-bone-marrow-2021"} <= cited
+    assert {"sr-2025-omalizumab-mcas", "sr-2021-omalizumab-idiopathic-anaphylaxis"} <= cited
+
+
+def test_citations_are_numbered_resolved_and_verified(demo):
+    numbers = {r.n for r in demo.references}
+    assert numbers == set(range(1, len(demo.references) + 1))
+    used = set()
+    for section in demo.sections:
+        assert section.bullets, section.key
+        for bullet in section.bullets:
+            assert bullet.citations, bullet.text
+            assert set(bullet.citations) <= numbers
+            used |= set(bullet.citations)
+    for c in _flat(demo.criteria):
+        assert c.citations and set(c.citations) <= numbers
+        used |= set(c.citations)
+    assert used == numbers  # every reference is cited
+    first_use = [n for s in demo.sections for b in s.bullets for n in b.citations]
+    assert demo.provenance.unsupported_statements == 0
+    assert demo.provenance.checked_statements > 20
+    assert set(first_use) <= numbers
+    retrieved = set(demo.provenance.retrieved_chunk_ids)
+    assert all(set(r.chunk_ids) <= retrieved for r in demo.references)
+
+
+def test_a_number_not_in_the_source_is_flagged(corpus_parts, demo):
+    from rag.citations import ChunkInfo, verify
+
+    _, store, _, _ = corpus_parts
+    draft = demo.model_copy(deep=True)
+    bullet = draft.sections[0].bullets[0]
+    bullet.text += " In 97% of patients."
+    chunks = {
+        item.id: ChunkInfo(item.id, item.metadata["doc_id"], item.text, item.metadata)
+        for item in store.get(ids=bullet.chunk_ids)
+    }
+    unsupported, _ = verify(draft, chunks, set(demo.provenance.retrieved_chunk_ids))
+    assert unsupported >= 1 and not bullet.supported and "97" in bullet.unsupported_reason
+    outside = draft.sections[1].bullets[0]
+    unsupported, _ = verify(draft, chunks | {}, set())  # nothing counts as retrieved now
+    assert not outside.supported and "not retrieved" in outside.unsupported_reason
+
+
+def test_nothing_of_another_case_is_read_or_cited(demo, corpus_parts):
+    _, store, _, _ = corpus_parts
+    items = store.get(ids=demo.provenance.retrieved_chunk_ids)
+    assert len(items) == len(demo.provenance.retrieved_chunk_ids)
+    assert {i.metadata.get("case_id") or "" for i in items} <= {"", "mcas-001"}
+    cited = store.get(ids=[cid for r in demo.references for cid in r.chunk_ids])
+    assert {i.metadata.get("case_id") or "" for i in cited} <= {"", "mcas-001"}
+
+
+def test_injected_instruction_is_flagged_and_changes_nothing(corpus_parts, tmp_path):
+    """ad-002 has a note telling automated reviewers to approve; a clean copy must decide alike."""
+    settings, store, embedder, retriever = corpus_parts
+    from rag.components import build_indexer
+
+    clean = tmp_path / "ad-002-clean"
+    shutil.copytree(REPO / "corpus/cases/ad-002", clean)
+    for path in clean.glob("*.md"):
+        text = path.read_text().replace("case_id: ad-002", "case_id: ad-902")
+        text = text.replace("id: ad-002-", "id: ad-902-")
+        kept = [line for line in text.splitlines() if "AUTOMATED REVIEWER" not in line.upper()]
+        path.write_text("\n".join(kept) + "\n")
+    report = build_indexer(settings, store=store, embedder=embedder).ingest([clean])
+    assert not report.failed
+    question = (
+        "Is dupilumab 600 mg SC once, then 300 mg SC every 2 weeks medically indicated for this "
+        "patient with moderate-to-severe atopic dermatitis who has used topical corticosteroids?"
+    )
+    dirty = assess(question, "ad-002", settings, store=store, embedder=embedder, retriever=retriever)
+    plain = assess(question, "ad-902", settings, store=store, embedder=embedder, retriever=retriever)
+    assert dirty.verdict.label == plain.verdict.label == "not_indicated"
+    assert [(c.id, c.status) for c in _flat(dirty.criteria)] == [
+        (c.id, c.status) for c in _flat(plain.criteria)
+    ]
+    assert any(f.kind == "injected_instruction" for f in dirty.flags)
+    assert not any(f.kind == "injected_instruction" for f in plain.flags)
+    text = render(dirty, "md").lower()
+    assert "meets all criteria" not in text.split("## pitfalls")[0]
+
+
+def test_no_applicable_section_is_insufficient_and_says_why(corpus_parts):
+    settings, store, embedder, retriever = corpus_parts
+    question = (
+        "Is adalimumab-adaz 80 mg SC once, then 40 mg SC every other week medically indicated for "
+        "this patient with chronic non-infectious intermediate uveitis?"
+    )
+    a = assess(question, "uv-001", settings, store=store, embedder=embedder, retriever=retriever)
+    assert a.verdict.label == "insufficient_information"
+    assert a.policy["section"] is None
+    assert "No section of" in a.verdict.summary and "uveitis" in a.verdict.summary.lower()
+
+
+def test_clear_errors(corpus_parts, tmp_path):
+    settings, store, embedder, _ = corpus_parts
+    with pytest.raises(CaseNotFoundError, match="no documents for case nope-1; known cases: ad-001"):
+        assess(DEMO_Q, "nope-1", settings, store=store, embedder=embedder)
+    from rag.components import build_store
+    from rag.settings import load_settings
+
+    empty = load_settings(overrides={"store.path": str(tmp_path / "empty")})
+    with pytest.raises(StoreError, match="run `meddraft ingest"):
+        assess(DEMO_Q, "mcas-001", empty, store=build_store(empty), embedder=embedder)
+    with pytest.raises(RequestError, match="no identifiable drug"):
+        from rag.request import parse_request
+
+        parse_request("Is this indicated?", [])
+
+
+def test_renders_in_every_format(demo, tmp_path):
+    md = render(demo, "md")
+    order = [
+        md.index(h)
+        for h in (
+            "**Verdict",
+            "## Criteria check",
+            "## Evidence",
+            "## Patient",
+            "## Dosing analysis",
+            "## Pitfalls",
+            "## Recommendation",
+            "## References",
+        )
+    ]
+    assert order == sorted(order)
+    html = render(demo, "html")
+    assert "<style>" in html and 'id="ref-1"' in html
+    data = json.loads(render(demo, "json"))
+    for key in (
+        "question",
+        "case_id",
+        "verdict",
+        "criteria",
+        "sections",
+        "dosing",
+        "references",
+        "provenance",
+    ):
+        assert key in data
+    assert data["dosing"]["requested"]["mg_per_28_days"] == 1200
+    path = tmp_path / "a.docx"
+    path.write_bytes(render(demo, "docx"))
+    doc = DocxDocument(str(path))
+    assert any("NOT medically indicated" in p.text for p in doc.paragraphs)
+
+
+def test_cli_assess_json_and_docx(corpus_settings, tmp_path, capsys):
+    store = str(corpus_settings.store.path)
+    assert main(["assess", DEMO_Q, "--case", "mcas-001", "--store", store, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["verdict"]["label"] == "not_indicated"
+    assert "not_indicated" in captured.err
+    out = tmp_path / "draft.docx"
+    assert (
+        main(
+            ["assess", DEMO_Q, "--case", "mcas-001", "--store", store, "--format", "docx", "--out", str(out)]
+        )
+        == 0
+    )
+    assert out.stat().st_size > 5000
+    assert main(["assess", DEMO_Q, "--case", "zzz-9", "--store", store]) == 2
+    assert "no documents for case zzz-9" in capsys.readouterr().err
