@@ -1,4 +1,4 @@
-# Quick start: `make demo` (set up, ingest corpus/, show status), then `make test`.
+# Quick start: `make demo` (set up, ingest corpus/, draft the demo assessment), then `make test`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+DEMO_QUESTION := Is omalizumab 600 mg SC every 2 weeks medically indicated for this patient with idiopathic MCAS who failed H1/H2 blockers and corticosteroids?
+
 demo: setup
 	$(BIN)/meddraft ingest corpus/
 	$(BIN)/meddraft status
+	$(BIN)/meddraft assess "$(DEMO_QUESTION)" --case mcas-001 --out demo-assessment.md
+	@cat demo-assessment.md
 
 test: setup
 	$(BIN)/ruff check .
@@ -31,4 +35,4 @@ bench: setup
 	$(BIN)/python -m eval.benchmarks.ingest corpus/
 
 clean:
-	rm -rf $(VENV) .meddraft
+	rm -rf $(VENV) .meddraft demo-assessment.md

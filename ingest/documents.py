@@ -118,7 +118,7 @@ class Chunk(BaseModel):
     date: str | None = None
     case_id: str | None = None
     url: str | None = None
-    section: str = Field("", description="Heading path, e.g. 'Systemic Mastocytosis > Criteria'.")
+    section: str = Field("", description="Heading path, e.g. 'Plaque Psoriasis > Initial authorization'.")
     page_start: int | None = None
     page_end: int | None = None
     char_start: int

@@ -1,7 +1,7 @@
 """Abbreviation definitions found in the text itself (Schwartz & Hearst, PSB 2003).
 
-"mast cell activation syndrome (MCAS)" teaches us that MCAS means the long form, so a question
-that says "idiopathic MCAS" can be matched against a policy that spells it out.
+"chronic obstructive pulmonary disease (COPD)" teaches us what COPD stands for, so a question
+that says "severe COPD" can be matched against a policy that spells it out.
 """
 
 from __future__ import annotations

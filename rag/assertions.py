@@ -96,7 +96,7 @@ _RULE_OUT = {
     "work-up for",
 }
 # A negation word shortly before the concept, in the same clause (NegEx's window): backs up
-# ConText where its rules read ': no' only backwards ('Marrow 2021: no mastocytosis').
+# ConText where its rules read ': no' only backwards ('Chest CT 2021: no adenopathy').
 _NEG_WINDOW = re.compile(
     r"(?:\b(?:no|not|without|negative for|absence of|free of|denies|ruled out)\b)[^;:.,]{0,40}$",
     re.I,

@@ -253,7 +253,7 @@ def build_section(doc: SourceDoc, heading: Heading, score: float) -> PolicySecti
 
 def experimental_items(doc: SourceDoc, queries: list[str]) -> list[tuple[str, str]]:
     """Items of experimental / not-covered lists that name the indication (lexically: an
-    embedding cannot see the 'without' in 'urticaria without chronic spontaneous urticaria')."""
+    embedding cannot see the 'without' in 'arthritis without psoriatic arthritis')."""
     items: list[tuple[str, str]] = []
     for h in headings(doc):
         if not _EXPERIMENTAL.search(h.title):
@@ -273,7 +273,7 @@ def names_indication(text: str, indications: list[str]) -> str | None:
 
     The core phrase ('inflammatory demyelinating polyneuropathy') only counts when the text does
     not qualify it differently ('acute ...' is not the requested 'chronic ...') and does not
-    exclude it ('... without chronic spontaneous urticaria').
+    exclude it ('... without psoriatic arthritis').
     """
     for indication in indications:
         core = core_phrase(indication)

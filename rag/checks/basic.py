@@ -193,7 +193,7 @@ def check_presence(node: Node, facts: CaseFacts) -> Finding:
     names = [concept, core_phrase(concept), *terms_of(node.text, facts)]
     last = concept.split()[-1] if concept.split() else ""
     if len(last) >= 9:
-        names.append(last)  # 'No mastocytosis.' also speaks to 'systemic mastocytosis'
+        names.append(last)  # 'No sarcoidosis.' also speaks to 'pulmonary sarcoidosis'
     names = [n for n in dict.fromkeys(names) if n and len(n) > 3 and n.lower() not in STOP]
     mentions = [m for m in (facts.mentions(names) if names else []) if "FAMILY" not in m.categories]
     affirmed = [m for m in mentions if m.assertion in AFFIRMED]

@@ -81,7 +81,7 @@ def render(assessment: Assessment, fmt: str) -> str | bytes:
 
 
 def headline(text: str) -> str:
-    """Title-case lower-case words, leaving acronyms (MCAS) and small words (for, of) alone."""
+    """Title-case lower-case words, leaving acronyms (COPD) and small words (for, of) alone."""
     words = []
     for i, word in enumerate(text.split()):
         if word.islower() and (i == 0 or word not in _SMALL_WORDS):
