@@ -227,7 +227,7 @@ class ExtractiveGenerator:
             for c in analysis.deciding:
                 bullets.append(
                     Bullet(
-                        text=f"{_short(c.text, 80)}: {_first(c.rationale)}",
+                        text=f"{_short(c.text.rstrip(':'), 80)}: {_first(c.rationale)}",
                         chunk_ids=[e.chunk_id for e in c.evidence[:3]],
                         computed=c.computed,
                     )
@@ -289,7 +289,7 @@ def summary(analysis: Analysis) -> str:
     if policy:
         head += f" under {policy.doc.title}" + (f" ({policy.section.title})" if policy.section else "")
     reasons = [
-        f"{_short(c.text, 70)} ({c.status.replace('_', ' ')}): {_first(c.rationale)}"
+        f"{_short(c.text.rstrip(':'), 70)} ({c.status.replace('_', ' ')}): {_first(c.rationale).rstrip('.')}"
         for c in analysis.deciding[:4]
     ]
     if reasons:

@@ -141,8 +141,8 @@ def criterion_heading(criterion: Criterion) -> str:
     text = f"{criterion.id}. {one_line(criterion.text)}" if criterion.id else one_line(criterion.text)
     if criterion.kind != "requirement":
         text = f"{text} ({criterion.kind.replace('_', ' ')})"
-    if criterion.children and criterion.logic in LOGIC_WORDS:
-        text = f"{text}: {LOGIC_WORDS[criterion.logic]}"
+    if criterion.children and criterion.logic in LOGIC_WORDS and "of the following" not in text:
+        text = f"{text.rstrip(':')}: {LOGIC_WORDS[criterion.logic]}"
     return text
 
 
