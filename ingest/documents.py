@@ -132,9 +132,13 @@ class Chunk(BaseModel):
 
     @property
     def locator(self) -> str:
-        """Human-readable place in the source: pages for PDFs, else the section."""
-        if self.page_start is not None:
-            if self.page_end and self.page_end != self.page_start:
-                return f"pp. {self.page_start}-{self.page_end}"
-            return f"p. {self.page_start}"
-        return f"section: {self.section}" if self.section else "text"
+        return locator(self.page_start, self.page_end, self.section) or "text"
+
+
+def locator(page_start: int | None, page_end: int | None, section: str) -> str:
+    """Human-readable place in a source: pages for PDFs, else the section path."""
+    if page_start is not None:
+        if page_end and page_end != page_start:
+            return f"pp. {page_start}-{page_end}"
+        return f"p. {page_start}"
+    return f"section: {section}" if section else ""

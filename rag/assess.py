@@ -13,7 +13,7 @@ from ingest.store import Store
 from rag.analysis import Analysis, analyse
 from rag.citations import ChunkInfo, number_citations, verify
 from rag.extractive import ExtractiveGenerator
-from rag.models import Assessment, Hit, Provenance
+from rag.models import Assessment, Hit, Provenance, flatten
 from rag.policy import core_phrase
 from rag.retrieve import Retriever
 from rag.settings import Settings, load_settings
@@ -86,7 +86,7 @@ def _chunk_infos(
     infos: dict[str, ChunkInfo] = {}
     for hit in hits:
         infos[hit.chunk_id] = ChunkInfo(hit.chunk_id, hit.doc_id, hit.text, hit.model_dump())
-    cited = {e.chunk_id for c in _flat(assessment.criteria) for e in c.evidence}
+    cited = {e.chunk_id for c in flatten(assessment.criteria) for e in c.evidence}
     cited |= {cid for s in assessment.sections for b in s.bullets for cid in b.chunk_ids}
     cited |= {cid for c in assessment.dosing.comparators for cid in c.chunk_ids}
     missing = sorted(cited - set(infos))
@@ -96,12 +96,6 @@ def _chunk_infos(
             continue  # never let another case's chunk into this draft, whatever cited it
         infos[item.id] = ChunkInfo(item.id, item.metadata["doc_id"], item.text, item.metadata)
     return infos
-
-
-def _flat(criteria):
-    for c in criteria:
-        yield c
-        yield from _flat(c.children)
 
 
 def _read_by_analysis(analysis: Analysis) -> set[str]:

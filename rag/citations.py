@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.models import Assessment, Bullet, Criterion, Reference
+from rag.models import Assessment, Bullet, Criterion, Reference, flatten
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\.\d+)?")
 # Criterion ids and branch summaries name the policy's own numbering, not facts.
@@ -38,14 +38,6 @@ class ChunkInfo:
         self.chunk_id, self.doc_id, self.text, self.meta = chunk_id, doc_id, text, meta
 
 
-def _flatten(criteria: Iterable[Criterion]) -> list[Criterion]:
-    out = []
-    for c in criteria:
-        out.append(c)
-        out.extend(_flatten(c.children))
-    return out
-
-
 def number_citations(assessment: Assessment, chunks: dict[str, ChunkInfo]) -> None:
     """Fill `citations` everywhere and build `references` (one per document, first use first)."""
     order: dict[str, int] = {}
@@ -66,7 +58,7 @@ def number_citations(assessment: Assessment, chunks: dict[str, ChunkInfo]) -> No
                 numbers.append(order[info.doc_id])
         return numbers
 
-    for c in _flatten(assessment.criteria):
+    for c in flatten(assessment.criteria):
         c.citations = cite(e.chunk_id for e in c.evidence)
     for section in assessment.sections:
         for bullet in section.bullets:
@@ -104,7 +96,7 @@ def verify(assessment: Assessment, chunks: dict[str, ChunkInfo], retrieved: set[
     """Mark unsupported statements; return (unsupported, checked)."""
     unsupported = checked = 0
     statements: list[Bullet | Criterion] = [b for s in assessment.sections for b in s.bullets]
-    statements += _flatten(assessment.criteria)
+    statements += flatten(assessment.criteria)
     for item in statements:
         if isinstance(item, Criterion) and item.children and len(item.evidence) <= 1:
             continue  # a branch's support is its children's

@@ -326,14 +326,6 @@ def _gaps(criteria: list[Criterion]) -> list[Criterion]:
     return out
 
 
-def _flatten(criteria: list[Criterion]) -> list[Criterion]:
-    out = []
-    for c in criteria:
-        out.append(c)
-        out += _flatten(c.children)
-    return out
-
-
 def _short(text: str, size: int = 70) -> str:
     return text if len(text) <= size else text[: size - 1].rstrip() + "…"
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.documents import locator
+
 Verdict = Literal["indicated", "not_indicated", "insufficient_information"]
 Status = Literal["met", "not_met", "insufficient"]
 Logic = Literal["all", "any", "leaf"]
@@ -46,11 +48,7 @@ class Hit(_Model):
 
     @property
     def locator(self) -> str:
-        if self.page_start is not None:
-            if self.page_end and self.page_end != self.page_start:
-                return f"pp. {self.page_start}-{self.page_end}"
-            return f"p. {self.page_start}"
-        return f"section: {self.section}" if self.section else ""
+        return locator(self.page_start, self.page_end, self.section)
 
 
 # --- dosing -------------------------------------------------------------------------------------
@@ -115,6 +113,15 @@ class Criterion(_Model):
     computed: list[str] = Field(
         default_factory=list, description="Numbers the rationale derives (days, ages, doses)."
     )
+
+
+def flatten(criteria: list[Criterion]) -> list[Criterion]:
+    """Every criterion of a tree, parents before their children."""
+    out: list[Criterion] = []
+    for c in criteria:
+        out.append(c)
+        out.extend(flatten(c.children))
+    return out
 
 
 class Bullet(_Model):

@@ -10,15 +10,10 @@ import pytest
 import yaml
 
 from rag.analysis import analyse
+from rag.models import flatten
 from tests.conftest import REPO
 
 GOLD = sorted((REPO / "eval" / "gold" / "cases").glob("*.yaml"))
-
-
-def _flat(criteria):
-    for c in criteria:
-        yield c
-        yield from _flat(c.children)
 
 
 @pytest.mark.parametrize("path", GOLD, ids=[p.stem for p in GOLD])
@@ -29,7 +24,7 @@ def test_gold_case(corpus_parts, path: Path):
     assert analysis.verdict == gold["expected_verdict"], [
         (c.id, c.status, c.rationale) for c in analysis.deciding
     ]
-    flat = list(_flat(analysis.criteria))
+    flat = list(flatten(analysis.criteria))
     for expected in gold.get("criteria", []):
         hits = [c for c in flat if re.search(expected["match"], c.text, re.I)]
         assert hits, f"no criterion matches {expected['match']!r}"
@@ -49,7 +44,7 @@ def test_every_decision_rests_on_case_or_policy_chunks(corpus_parts):
     gold = yaml.safe_load((REPO / "eval/gold/cases/ps-001.yaml").read_text())
     analysis = analyse(gold["question"], gold["case_id"], store=store, embedder=embedder)
     allowed = {cid for d in analysis.facts.docs for cid in d.chunk_ids} | set(analysis.policy.doc.chunk_ids)
-    for c in _flat(analysis.criteria):
+    for c in flatten(analysis.criteria):
         assert c.evidence, c.id
         assert {e.chunk_id for e in c.evidence} <= allowed
     tb = next(c for c in analysis.criteria if "tuberculosis" in c.text.lower())

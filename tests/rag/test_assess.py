@@ -9,6 +9,7 @@ from docx import Document as DocxDocument
 from ingest.errors import CaseNotFoundError, StoreError
 from rag.assess import assess
 from rag.cli import main
+from rag.models import flatten
 from rag.render import render
 from rag.request import RequestError
 from tests.conftest import REPO
@@ -23,12 +24,6 @@ DEMO_Q = (
 def demo(corpus_parts):
     settings, store, embedder, retriever = corpus_parts
     return assess(DEMO_Q, "mcas-001", settings, store=store, embedder=embedder, retriever=retriever)
-
-
-def _flat(criteria):
-    for c in criteria:
-        yield c
-        yield from _flat(c.children)
 
 
 def test_demo_verdict_criterion_and_dose(demo):
@@ -56,7 +51,7 @@ def test_citations_are_numbered_resolved_and_verified(demo):
             assert bullet.citations, bullet.text
             assert set(bullet.citations) <= numbers
             used |= set(bullet.citations)
-    for c in _flat(demo.criteria):
+    for c in flatten(demo.criteria):
         assert c.citations and set(c.citations) <= numbers
         used |= set(c.citations)
     assert used == numbers  # every reference is cited
@@ -116,8 +111,8 @@ def test_injected_instruction_is_flagged_and_changes_nothing(corpus_parts, tmp_p
     dirty = assess(question, "ad-002", settings, store=store, embedder=embedder, retriever=retriever)
     plain = assess(question, "ad-902", settings, store=store, embedder=embedder, retriever=retriever)
     assert dirty.verdict.label == plain.verdict.label == "not_indicated"
-    assert [(c.id, c.status) for c in _flat(dirty.criteria)] == [
-        (c.id, c.status) for c in _flat(plain.criteria)
+    assert [(c.id, c.status) for c in flatten(dirty.criteria)] == [
+        (c.id, c.status) for c in flatten(plain.criteria)
     ]
     assert any(f.kind == "injected_instruction" for f in dirty.flags)
     assert not any(f.kind == "injected_instruction" for f in plain.flags)
