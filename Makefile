@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test eval lint bench clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -31,8 +31,15 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# Quality gate (CI): gold cases end to end, then the PubMedQA retrieval benchmark. Stores are
+# reused between runs, so a second run embeds nothing.
+EVAL_STORE := .meddraft-eval
+eval: setup
+	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
+	$(BIN)/meddraft eval cases --store $(EVAL_STORE) --check --report reports/eval
+
 bench: setup
 	$(BIN)/python -m eval.benchmarks.ingest corpus/
 
 clean:
-	rm -rf $(VENV) .meddraft demo-assessment.md
+	rm -rf $(VENV) .meddraft .meddraft-eval reports demo-assessment.md

@@ -60,7 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument(
         "--generator", choices=["extractive"], default="extractive", help="how the draft is written"
     )
+    parser.set_defaults(_plugins=_load_plugins(sub, common))
     return parser
+
+
+def _load_plugins(sub, common) -> dict:
+    """Subcommands other packages register under the `meddraft.commands` entry point."""
+    from importlib.metadata import entry_points
+
+    handlers: dict = {}
+    for entry in entry_points(group="meddraft.commands"):
+        handlers.update(entry.load()(sub, common))
+    return handlers
 
 
 def load_from_args(args: argparse.Namespace) -> Settings:
@@ -77,12 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     try:
         settings = load_from_args(args)
-        handler = {
+        handlers = {
             "ingest": _ingest,
             "status": _status,
             "search": cli_search.run,
             "assess": _assess,
-        }[args.command]
+            **args._plugins,
+        }
+        handler = handlers[args.command]
         return handler(args, settings, out, err)
     except MeddraftError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)

@@ -283,7 +283,9 @@ def _to_dose(text: str, chain: list[_Mention], weight_kg: float | None, drug: st
     per_kg = main.values[-1][1].lower().endswith("/kg")
     notes = [f"highest of '{main.amount}'"] if len(main.values) > 1 else []
     notes += [main.note] if main.note else []
-    notes += ["maintenance only; earlier phase in loading_text"] if loading else []
+    notes += (
+        ["maintenance phase; the loading or titration doses before it are not counted"] if loading else []
+    )
     mg, why = _mg(main, weight_kg)
     iv, total = main.interval, None
     every = "" if iv is None else " every day" if iv == 1 else f" every {_n(iv)} days"

@@ -191,7 +191,7 @@ class ExtractiveGenerator:
                 )
             )
         for message in analysis.messages:
-            bullets.append(Bullet(text=message, chunk_ids=[]))
+            bullets.append(Bullet(text=message, chunk_ids=_policy_chunk(analysis)))
         names = [analysis.request.drug, *analysis.request.drug_aliases]
         cores = [c for c in (core_phrase(i) for i in analysis.indications) if c]
         scored = []
@@ -221,6 +221,7 @@ class ExtractiveGenerator:
                 Bullet(
                     text=f"Deny as requested under {where}: {len(analysis.deciding)} required criteria "
                     f"are not met ({ids}).",
+                    computed=[str(len(analysis.deciding)), *re.findall(r"\d+", ids)],
                     chunk_ids=[c.evidence[0].chunk_id for c in analysis.deciding[:1] if c.evidence],
                 )
             )
@@ -257,7 +258,8 @@ class ExtractiveGenerator:
             if not analysis.deciding:
                 bullets.append(
                     Bullet(
-                        text="Refer for medical director review: " + " ".join(analysis.messages), chunk_ids=[]
+                        text="Refer for medical director review: " + " ".join(analysis.messages),
+                        chunk_ids=_policy_chunk(analysis),
                     )
                 )
         else:
@@ -314,6 +316,11 @@ def _pick(scored: list, limit: int, per_doc: int) -> list[Bullet]:
         if len(out) >= limit:
             break
     return out
+
+
+def _policy_chunk(analysis: Analysis) -> list[str]:
+    """The policy's opening chunk: where a statement about the policy as a whole rests."""
+    return analysis.policy.doc.chunk_ids[:1] if analysis.policy else []
 
 
 def _gaps(criteria: list[Criterion]) -> list[Criterion]:

@@ -211,7 +211,9 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
     if dose is None or (dose.mg_per_28_days is None and not dose.per_kg):
         dose = _dose_from_fields(fields, weight, drug) or dose
     indications = find_indication(question, fields, requests)
-    chunk_ids = sorted({cid for items in fields.values.values() for _, _, cid in items})
+    chunk_ids = _dose_chunks(requests, dose, weight) + sorted(
+        {cid for items in fields.values.values() for _, _, cid in items}
+    )
     return RequestInfo(
         drug=drug,
         drug_aliases=aliases,
@@ -222,7 +224,7 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
         patient_age=find_age(fields, requests, on) or find_age(fields, docs, on),
         patient_weight_kg=weight,
         request_date=request_date,
-        source_chunk_ids=chunk_ids[:20],
+        source_chunk_ids=list(dict.fromkeys(chunk_ids))[:20],
     )
 
 
@@ -251,3 +253,18 @@ def _dose_from_fields(fields: Fields, weight: float | None, drug: str):
         if dose is not None and (dose.mg_per_28_days is not None or dose.per_kg):
             return dose
     return None
+
+
+def _dose_chunks(docs: list[SourceDoc], dose, weight: float | None) -> list[str]:
+    """Chunks of the request whose sentences state the requested regimen (first: the best)."""
+    if dose is None or not dose.mg_per_28_days:
+        return []
+    from rag.dosing import find_regimens
+
+    found = []
+    for doc in docs:
+        for sentence in doc.sentences:
+            for _, _, regimen in find_regimens(sentence.text, weight_kg=weight):
+                if regimen.mg_per_28_days and abs(regimen.mg_per_28_days - dose.mg_per_28_days) < 0.5:
+                    found.append(sentence.chunk_id)
+    return list(dict.fromkeys(found))

@@ -1,0 +1,209 @@
+"""Run gold cases end to end through the public API, score them, gate them.
+
+A run writes `results.jsonl` (one line per case and metric), `run.json` (settings hash, prompt
+versions, generator, model, corpus hash, means), `summary.md` and a self-contained `report.html`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eval.gold import GoldCase, load_gold
+from eval.metrics import (
+    MetricResult,
+    citation_support,
+    citation_validity,
+    criterion_agreement,
+    dose_agreement,
+    forbidden_statements,
+    key_fact_recall,
+    leakage,
+    must_cite_recall,
+    retrieval_recall,
+    unsupported_numbers,
+    verdict_accuracy,
+)
+from ingest.errors import MeddraftError
+from rag.assess import assess
+from rag.components import build_embedder, build_store
+from rag.retrieve import Retriever
+from rag.settings import Settings
+
+EVAL_DIR = Path(__file__).parent
+DEFAULT_GOLD = EVAL_DIR / "gold" / "cases"
+DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.toml"
+DEFAULT_BASELINE = EVAL_DIR / "baseline.json"
+
+
+@dataclass
+class CaseResult:
+    gold: GoldCase
+    metrics: list[MetricResult] = field(default_factory=list)
+    verdict: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+
+    def value(self, name: str) -> float | None:
+        return next((m.value for m in self.metrics if m.name == name), None)
+
+
+@dataclass
+class EvalRun:
+    cases: list[CaseResult]
+    info: dict
+
+    def means(self) -> dict[str, float]:
+        names = dict.fromkeys(m.name for c in self.cases for m in c.metrics)
+        out = {}
+        for name in names:
+            values = [v for c in self.cases if (v := c.value(name)) is not None]
+            out[name] = round(statistics.fmean(values), 4) if values else 0.0
+        out["latency_median_s"] = round(statistics.median(c.seconds for c in self.cases), 3)
+        return out
+
+
+def corpus_hash(store) -> str:
+    docs = sorted((r.doc_id, r.content_hash) for r in store.documents().values())
+    return hashlib.sha256(json.dumps(docs).encode()).hexdigest()[:16]
+
+
+def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, progress=None) -> EvalRun:
+    cases = load_gold(gold_path)
+    store, embedder = build_store(settings), build_embedder(settings)
+    retriever = Retriever(store, embedder)
+    results = []
+    for gold in cases:
+        started = time.perf_counter()
+        result = CaseResult(gold)
+        try:
+            draft = assess(
+                gold.question,
+                gold.case_id,
+                settings,
+                store=store,
+                embedder=embedder,
+                retriever=retriever,
+                generator=generator,
+            )
+        except MeddraftError as exc:
+            result.error = str(exc)
+            result.metrics = [MetricResult(name="verdict_accuracy", value=0.0, reason=f"error: {exc}")]
+            results.append(result)
+            continue
+        result.seconds = round(time.perf_counter() - started, 3)
+        result.verdict = draft.verdict.label
+        retrieved = store.get(ids=draft.provenance.retrieved_chunk_ids)
+        texts = {c.id: c.text for c in retrieved}
+        recall, precision = citation_support(gold, draft, texts)
+        result.metrics = [
+            verdict_accuracy(gold, draft),
+            criterion_agreement(gold, draft),
+            key_fact_recall(gold, draft),
+            forbidden_statements(gold, draft),
+            citation_validity(gold, draft),
+            must_cite_recall(gold, draft),
+            recall,
+            precision,
+            unsupported_numbers(gold, draft),
+            retrieval_recall(gold, draft, {c.metadata["doc_id"] for c in retrieved}),
+            leakage(gold, draft, {c.id: c.metadata.get("case_id") or "" for c in retrieved}),
+            dose_agreement(gold, draft),
+            MetricResult(name="latency_s", value=result.seconds, reason="wall time of assess()"),
+        ]
+        results.append(result)
+        if progress:
+            progress(result)
+    info = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings_hash": settings.hash(),
+        "generator": getattr(generator, "name", "extractive"),
+        "model": getattr(generator, "model", None),
+        "prompt_versions": getattr(generator, "prompt_versions", {}),
+        "embedding_model": embedder.name,
+        "corpus_hash": corpus_hash(store),
+        "gold": str(gold_path),
+        "cases": len(results),
+    }
+    run = EvalRun(results, info)
+    run.info["means"] = run.means()
+    return run
+
+
+# --- gate ---------------------------------------------------------------------------------------
+
+
+def gate(
+    run: EvalRun, thresholds_path: Path = DEFAULT_THRESHOLDS, baseline_path: Path | None = DEFAULT_BASELINE
+) -> list[str]:
+    """Failures: hard gates per case, minimums on means, drops beyond tolerance vs the baseline."""
+    config = tomllib.loads(Path(thresholds_path).read_text(encoding="utf-8"))
+    failures = []
+    for case in run.cases:
+        if case.error:
+            failures.append(f"{case.gold.case_id}: error: {case.error}")
+        for metric in case.metrics:
+            limit = config.get("per_case", {}).get(metric.name)
+            if limit is None:
+                continue
+            bad = metric.value > limit["max"] if "max" in limit else metric.value < limit["min"]
+            if bad:
+                failures.append(f"{case.gold.case_id}: {metric.name} = {metric.value:g} ({metric.reason})")
+    means = run.means()
+    baseline = {}
+    if baseline_path and Path(baseline_path).exists():
+        baseline = json.loads(Path(baseline_path).read_text(encoding="utf-8")).get("means", {})
+    for name, rule in config.get("means", {}).items():
+        value = means.get(name)
+        if value is None:
+            continue
+        if "min" in rule and value < rule["min"]:
+            failures.append(f"mean {name} = {value:g} is below the threshold {rule['min']:g}")
+        if "max" in rule and value > rule["max"]:
+            failures.append(f"mean {name} = {value:g} is above the threshold {rule['max']:g}")
+        tolerance = rule.get("tolerance")
+        if tolerance is not None and name in baseline:
+            higher_is_better = rule.get("higher_is_better", True)
+            drop = (baseline[name] - value) if higher_is_better else (value - baseline[name])
+            if drop > tolerance:
+                failures.append(
+                    f"mean {name} regressed: {value:g} vs baseline {baseline[name]:g} "
+                    f"(tolerance {tolerance:g})"
+                )
+    return failures
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+def write_reports(run: EvalRun, out_dir: Path | str, failures: list[str] | None = None) -> Path:
+    from eval.report import html_report, markdown_summary
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
+        for case in run.cases:
+            for m in case.metrics:
+                fh.write(
+                    json.dumps(
+                        {
+                            "case_id": case.gold.case_id,
+                            "gold_id": case.gold.id,
+                            "verdict": case.verdict,
+                            **m.model_dump(),
+                        }
+                    )
+                    + "\n"
+                )
+    (out / "run.json").write_text(
+        json.dumps({**run.info, "failures": failures or []}, indent=2), encoding="utf-8"
+    )
+    (out / "summary.md").write_text(markdown_summary(run, failures or []), encoding="utf-8")
+    (out / "report.html").write_text(html_report(run, failures or []), encoding="utf-8")
+    return out

@@ -1,0 +1,259 @@
+"""Metrics: pure functions (gold, draft) -> MetricResult(value, reason).
+
+Citation support follows ALCE (Gao et al., 2023): citation recall = share of statements fully
+supported by their citations; citation precision = share of citations that support the statement
+they are attached to. Support is checked deterministically: the statement's numbers and key terms
+must be found in the cited chunk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel
+
+from eval.gold import GoldCase
+from rag.citations import numbers_in
+from rag.models import Assessment, flatten
+
+_STOP = set(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "and",
+        "or",
+        "to",
+        "in",
+        "for",
+        "with",
+        "on",
+        "at",
+        "by",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "as",
+        "from",
+        "not",
+        "no",
+        "but",
+        "which",
+        "who",
+        "whom",
+        "than",
+        "then",
+        "there",
+        "their",
+        "they",
+        "them",
+        "also",
+        "may",
+        "can",
+        "should",
+        "would",
+        "could",
+        "per",
+        "patient",
+        "patients",
+    ]
+)
+
+
+class MetricResult(BaseModel):
+    name: str
+    value: float
+    reason: str
+    hard: bool = False
+
+
+def draft_text(draft: Assessment) -> str:
+    parts = [draft.verdict.summary]
+    parts += [f"{c.text} {c.rationale}" for c in flatten(draft.criteria)]
+    parts += [b.text for s in draft.sections for b in s.bullets]
+    return "\n".join(parts)
+
+
+def verdict_accuracy(gold: GoldCase, draft: Assessment) -> MetricResult:
+    ok = draft.verdict.label == gold.expected_verdict
+    return MetricResult(
+        name="verdict_accuracy",
+        value=float(ok),
+        reason=f"expected {gold.expected_verdict}, got {draft.verdict.label}",
+    )
+
+
+def criterion_agreement(gold: GoldCase, draft: Assessment) -> MetricResult:
+    if not gold.criteria:
+        return MetricResult(name="criterion_agreement", value=1.0, reason="no criteria in gold")
+    flat = flatten(draft.criteria)
+    wrong = []
+    for expected in gold.criteria:
+        hit = next((c for c in flat if re.search(expected.match, c.text, re.I)), None)
+        got = hit.status if hit else "missing"
+        if got != expected.status:
+            wrong.append(f"{expected.match!r}: expected {expected.status}, got {got}")
+    value = 1 - len(wrong) / len(gold.criteria)
+    return MetricResult(
+        name="criterion_agreement", value=value, reason="; ".join(wrong) or f"all {len(gold.criteria)} agree"
+    )
+
+
+def key_fact_recall(gold: GoldCase, draft: Assessment) -> MetricResult:
+    if not gold.key_facts:
+        return MetricResult(name="key_fact_recall", value=1.0, reason="no key facts in gold")
+    text = draft_text(draft)
+    missing = [f for f in gold.key_facts if not re.search(f, text, re.I)]
+    return MetricResult(
+        name="key_fact_recall",
+        value=1 - len(missing) / len(gold.key_facts),
+        reason=f"missing: {missing}" if missing else "all present",
+    )
+
+
+def forbidden_statements(gold: GoldCase, draft: Assessment) -> MetricResult:
+    """Count of forbidden patterns found in the draft's own conclusions (flags quote sources)."""
+    text = "\n".join(
+        [draft.verdict.summary]
+        + [b.text for s in draft.sections if s.key == "recommendation" for b in s.bullets]
+        + [c.rationale for c in flatten(draft.criteria)]
+    )
+    found = [f for f in gold.forbidden if re.search(f, text, re.I)]
+    return MetricResult(
+        name="forbidden_statements",
+        value=float(len(found)),
+        reason=f"found: {found}" if found else "none",
+        hard=True,
+    )
+
+
+def citation_validity(gold: GoldCase, draft: Assessment) -> MetricResult:
+    """Every marker resolves to a reference and every reference is cited: 1.0 or less."""
+    numbers = {r.n for r in draft.references}
+    used: set[int] = set()
+    dangling = []
+    for item in [*(flatten(draft.criteria)), *(b for s in draft.sections for b in s.bullets)]:
+        used |= set(item.citations)
+        dangling += [n for n in item.citations if n not in numbers]
+    for comparator in draft.dosing.comparators:
+        used |= set(comparator.citations)
+    uncited = sorted(numbers - used)
+    ok = not dangling and not uncited
+    return MetricResult(
+        name="citation_validity",
+        value=float(ok),
+        hard=True,
+        reason="ok" if ok else f"dangling {sorted(set(dangling))}, uncited {uncited}",
+    )
+
+
+def must_cite_recall(gold: GoldCase, draft: Assessment) -> MetricResult:
+    if not gold.must_cite:
+        return MetricResult(name="must_cite_recall", value=1.0, reason="nothing required")
+    cited = {r.doc_id for r in draft.references}
+    missing = [d for d in gold.must_cite if d not in cited]
+    return MetricResult(
+        name="must_cite_recall",
+        value=1 - len(missing) / len(gold.must_cite),
+        reason=f"not cited: {missing}" if missing else "all cited",
+    )
+
+
+def key_terms(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", text)} - _STOP
+
+
+def supports(statement: str, passage: str, computed: Iterable[str] = (), min_overlap: float = 0.5) -> bool:
+    """Deterministic support: numbers of the statement in the passage, and enough key terms."""
+    numbers = numbers_in(statement) - numbers_in(" ".join(computed)) - {"0", "1"}
+    if numbers - numbers_in(passage):
+        return False
+    terms = key_terms(statement)
+    if not terms:
+        return True
+    return len(terms & key_terms(passage)) / len(terms) >= min_overlap
+
+
+def citation_support(
+    gold: GoldCase, draft: Assessment, chunk_texts: dict[str, str]
+) -> tuple[MetricResult, MetricResult]:
+    """ALCE-style citation recall and precision over bullets (the draft's statements)."""
+    statements = recall_ok = 0
+    citations = precision_ok = 0
+    for bullet in (b for s in draft.sections for b in s.bullets):
+        if not bullet.chunk_ids:
+            continue
+        statements += 1
+        texts = [chunk_texts.get(c, "") for c in bullet.chunk_ids]
+        recall_ok += supports(bullet.text, " ".join(texts), bullet.computed)
+        for text in texts:
+            citations += 1
+            precision_ok += supports(bullet.text, text, bullet.computed, min_overlap=0.25)
+    recall = recall_ok / statements if statements else 1.0
+    precision = precision_ok / citations if citations else 1.0
+    return (
+        MetricResult(
+            name="citation_recall", value=recall, reason=f"{recall_ok}/{statements} statements supported"
+        ),
+        MetricResult(
+            name="citation_precision", value=precision, reason=f"{precision_ok}/{citations} citations support"
+        ),
+    )
+
+
+def unsupported_numbers(gold: GoldCase, draft: Assessment) -> MetricResult:
+    n = draft.provenance.unsupported_statements
+    return MetricResult(
+        name="unsupported_statements",
+        value=float(n),
+        reason=f"{n} of {draft.provenance.checked_statements} statements",
+    )
+
+
+def retrieval_recall(gold: GoldCase, draft: Assessment, retrieved_docs: set[str]) -> MetricResult:
+    wanted = set(gold.must_cite) | {c.evidence_doc for c in gold.criteria if c.evidence_doc}
+    if not wanted:
+        return MetricResult(name="retrieval_recall", value=1.0, reason="no gold documents")
+    missing = sorted(wanted - retrieved_docs)
+    return MetricResult(
+        name="retrieval_recall",
+        value=1 - len(missing) / len(wanted),
+        reason=f"not retrieved: {missing}" if missing else f"all {len(wanted)} retrieved",
+    )
+
+
+def leakage(gold: GoldCase, draft: Assessment, chunk_cases: dict[str, str]) -> MetricResult:
+    """Chunks of another case read or cited for this draft: must be 0."""
+    foreign = sorted({c for c, case in chunk_cases.items() if case not in ("", gold.case_id)})
+    return MetricResult(
+        name="cross_case_leakage",
+        value=float(len(foreign)),
+        hard=True,
+        reason=f"{len(foreign)} foreign chunks" if foreign else "none",
+    )
+
+
+def dose_agreement(gold: GoldCase, draft: Assessment) -> MetricResult:
+    if gold.requested_mg_per_28_days is None:
+        return MetricResult(name="dose_agreement", value=1.0, reason="no dose in gold")
+    got = draft.dosing.requested.mg_per_28_days if draft.dosing.requested else None
+    ok = got is not None and abs(got - gold.requested_mg_per_28_days) <= 0.01 * gold.requested_mg_per_28_days
+    return MetricResult(
+        name="dose_agreement",
+        value=float(ok),
+        reason=f"expected {gold.requested_mg_per_28_days} mg/28 d, got {got}",
+    )
