@@ -37,6 +37,7 @@ EVAL_STORE := .meddraft-eval
 eval: setup
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
 	$(BIN)/meddraft eval cases --store $(EVAL_STORE) --check --report reports/eval
+	$(BIN)/meddraft eval retrieval --dataset pubmedqa --store .meddraft-bench-pubmedqa --check --report reports/pubmedqa
 
 bench: setup
 	$(BIN)/python -m eval.benchmarks.ingest corpus/

@@ -207,3 +207,15 @@ def write_reports(run: EvalRun, out_dir: Path | str, failures: list[str] | None 
     (out / "summary.md").write_text(markdown_summary(run, failures or []), encoding="utf-8")
     (out / "report.html").write_text(html_report(run, failures or []), encoding="utf-8")
     return out
+
+
+def retrieval_gate(result: dict, name: str, thresholds_path: Path = DEFAULT_THRESHOLDS) -> list[str]:
+    """Floors for a retrieval benchmark: `[retrieval.NAME.MODE] metric = min` in thresholds.toml."""
+    config = tomllib.loads(Path(thresholds_path).read_text(encoding="utf-8")).get("retrieval", {})
+    failures = []
+    for mode, floors in config.get(name, {}).items():
+        for metric, floor in floors.items():
+            value = result.get(mode, {}).get(metric)
+            if value is None or value < floor:
+                failures.append(f"{name} {mode} {metric} = {value} is below {floor}")
+    return failures

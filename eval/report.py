@@ -146,3 +146,60 @@ pre {{ background: #f6f6f6; padding: 8px; }}
 <h2>Run</h2><pre>{info}</pre>
 </body></html>
 """
+
+
+def _curves(result: dict, width: int = 520, height: int = 260) -> str:
+    """Recall@k curves per retrieval mode, the k values evenly spaced (inline SVG)."""
+    colors = {"dense": "#1565c0", "bm25": "#ef6c00", "hybrid": "#2e7d32"}
+    ks = sorted(
+        {int(k.split("@")[1]) for mode in colors for k in result.get(mode, {}) if k.startswith("recall@")}
+    )
+    if not ks:
+        return ""
+    x = {k: 40 + i * (width - 60) / max(1, len(ks) - 1) for i, k in enumerate(ks)}
+    parts = [
+        f'<svg width="{width}" height="{height}" role="img" aria-label="recall at k">',
+        f'<line x1="40" y1="{height - 30}" x2="{width - 20}" y2="{height - 30}" stroke="#999"/>',
+    ]
+    for k in ks:
+        parts.append(f'<text x="{x[k] - 6}" y="{height - 12}" font-size="11">{k}</text>')
+    for i, (mode, color) in enumerate(colors.items()):
+        values = result.get(mode, {})
+        points = [(x[k], 10 + (height - 40) * (1 - values.get(f"recall@{k}", 0))) for k in ks]
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
+        parts.append(
+            f'<text x="{width - 90}" y="{height - 60 + 14 * i}" font-size="12" fill="{color}">{mode}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def write_retrieval_report(result: dict, out_dir) -> str:
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "retrieval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    modes = [m for m in ("dense", "bm25", "hybrid") if m in result]
+    wanted = ("ndcg@10", "recall@10", "recall@100", "mrr")
+    metrics = [k for k in wanted if k in result[modes[0]]]
+    rows = "".join(
+        f"<tr><td>{m}</td>" + "".join(f"<td>{result[m][k]:.4f}</td>" for k in metrics) + "</tr>"
+        for m in modes
+    )
+    name = html.escape(str(result.get("dataset", "retrieval")))
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in metrics)
+    bars = "".join(f"<h3>{m}</h3>{_bar_chart(result[m])}" for m in modes)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{name} retrieval</title>
+<style>body {{ font: 14px system-ui, sans-serif; margin: 2rem; }} td, th {{ border: 1px solid #ccc;
+padding: 3px 8px; }} table {{ border-collapse: collapse; }}</style></head><body>
+<h1>Retrieval: {name}</h1><p>{result.get("queries")} queries, {result.get("docs")} documents,
+{result.get("seconds")} s</p>
+<table><tr><th>mode</th>{head}</tr>{rows}</table>
+<h2>Recall@k</h2>{_curves(result)}
+<h2>All metrics</h2>{bars}
+</body></html>
+"""
+    (out / "report.html").write_text(page, encoding="utf-8")
+    return str(out)
