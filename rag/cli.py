@@ -16,7 +16,7 @@ from ingest.documents import KINDS
 from ingest.errors import MeddraftError
 from ingest.pipeline import IngestReport
 from ingest.pipeline import Progress as Hooks
-from rag import cli_search
+from rag import cli_search, cli_sessions
 from rag.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument(
         "--generator", choices=["extractive"], default="extractive", help="how the draft is written"
     )
-    parser.set_defaults(_plugins=_load_plugins(sub, common))
+    session_handlers = cli_sessions.add_parsers(sub, common)
+    parser.set_defaults(_plugins={**session_handlers, **_load_plugins(sub, common)})
     return parser
 
 
@@ -171,14 +172,16 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
 
     from rag.assess import assess
     from rag.render import render
+    from rag.sessions import SessionStore
 
     with err.status("drafting ...", spinner="dots"):
         assessment = assess(args.question, args.case, settings)
+    session_id = SessionStore(settings.store.path).save(assessment, settings.hash())
     rendered = render(assessment, args.format)
     prov = assessment.provenance
     err.print(
         f"{assessment.verdict.label} · {prov.unsupported_statements} unsupported of "
-        f"{prov.checked_statements} statements · {prov.seconds:.1f} s",
+        f"{prov.checked_statements} statements · {prov.seconds:.1f} s · session {session_id}",
         highlight=False,
     )
     if args.out:

@@ -15,6 +15,10 @@ for _key in [k for k in os.environ if k.startswith("MEDDRAFT_")]:
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEMO_Q = (
+    "Is omalizumab 600 mg SC every 2 weeks medically indicated for this patient with idiopathic "
+    "MCAS who failed H1/H2 blockers and corticosteroids?"
+)
 SHARED_DATA = Path(os.environ.get("MEDDRAFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
@@ -77,3 +81,12 @@ def corpus_parts(corpus_settings, embedder):
 
     store = build_store(corpus_settings)
     return corpus_settings, store, embedder, Retriever(store, embedder)
+
+
+@pytest.fixture(scope="session")
+def demo(corpus_parts):
+    """The demo assessment, drafted once per test session."""
+    from rag.assess import assess
+
+    settings, store, embedder, retriever = corpus_parts
+    return assess(DEMO_Q, "mcas-001", settings, store=store, embedder=embedder, retriever=retriever)

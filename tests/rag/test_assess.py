@@ -12,18 +12,7 @@ from rag.cli import main
 from rag.models import flatten
 from rag.render import render
 from rag.request import RequestError
-from tests.conftest import REPO
-
-DEMO_Q = (
-    "Is omalizumab 600 mg SC every 2 weeks medically indicated for this patient with idiopathic "
-    "MCAS who failed H1/H2 blockers and corticosteroids?"
-)
-
-
-@pytest.fixture(scope="module")
-def demo(corpus_parts):
-    settings, store, embedder, retriever = corpus_parts
-    return assess(DEMO_Q, "mcas-001", settings, store=store, embedder=embedder, retriever=retriever)
+from tests.conftest import DEMO_Q, REPO
 
 
 def test_demo_verdict_criterion_and_dose(demo):
