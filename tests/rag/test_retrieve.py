@@ -232,3 +232,16 @@ def test_cli_json_and_text(ingested):
     args = _parse(["search", "x", "--case", "case-z", "--store", store])
     with pytest.raises(CaseNotFoundError):
         cli_search.run(args, load_from_args(args), Console(file=io.StringIO()), Console())
+
+
+def test_scope_recheck_matches_the_store_filter():
+    from rag.retrieve import matches, scope_filter, understood
+
+    where = scope_filter("case-a", ["clinical_note", "policy"])
+    assert understood(where)
+    assert matches({"case_id": "case-a", "kind": "clinical_note"}, where)
+    assert matches({"case_id": "", "kind": "policy"}, where)
+    assert not matches({"case_id": "case-b", "kind": "clinical_note"}, where)
+    assert not matches({"case_id": "", "kind": "study"}, where)
+    assert matches({"case_id": ""}, scope_filter(None)) and not matches({"case_id": "x"}, scope_filter(None))
+    assert not understood({"$or": [{"case_id": ""}]})
