@@ -206,16 +206,7 @@ def _dosing(store: Store, request: RequestInfo, policy: PolicyMatch | None, embe
         if best:
             dose, text, chunk_id = best
             comparators.append(
-                DoseComparator(
-                    label=f"Policy limit ({policy.section.title})",
-                    source_kind="policy",
-                    dose_mg=dose.dose_mg,
-                    interval_days=dose.interval_days,
-                    mg_per_28_days=dose.mg_per_28_days,
-                    dose_text=text,
-                    arithmetic=dose.arithmetic,
-                    chunk_ids=[chunk_id],
-                )
+                _comparator(f"Policy limit ({policy.section.title})", "policy", dose, text, chunk_id)
             )
     label = _label_doc(store, request)
     if label:
@@ -239,16 +230,7 @@ def _label_comparators(label: SourceDoc, request: RequestInfo, weight: float | N
     what = "for this indication" if matching else "(highest labeled dose, any indication)"
     _, dose, text, chunk_id = pick
     return [
-        DoseComparator(
-            label=f"Label {what}",
-            source_kind="drug_label",
-            dose_mg=dose.dose_mg,
-            interval_days=dose.interval_days,
-            mg_per_28_days=dose.mg_per_28_days,
-            dose_text=re.sub(r"\s+", " ", text.strip(" |-*")),
-            arithmetic=dose.arithmetic,
-            chunk_ids=[chunk_id],
-        )
+        _comparator(f"Label {what}", "drug_label", dose, re.sub(r"\s+", " ", text.strip(" |-*")), chunk_id)
     ]
 
 
@@ -280,18 +262,22 @@ def _literature_comparators(store: Store, request: RequestInfo, weight: float | 
         if (r[1].doc_id, r[3].mg_per_28_days) not in seen and not seen.add((r[1].doc_id, r[3].mg_per_28_days))
     ]
     return [
-        DoseComparator(
-            label=f"Literature: {doc.title}",
-            source_kind="literature",
-            dose_mg=dose.dose_mg,
-            interval_days=dose.interval_days,
-            mg_per_28_days=dose.mg_per_28_days,
-            dose_text=s.clean,
-            arithmetic=dose.arithmetic,
-            chunk_ids=[s.chunk_id],
-        )
+        _comparator(f"Literature: {doc.title}", "literature", dose, s.clean, s.chunk_id)
         for _, doc, s, dose in out[:3]
     ]
+
+
+def _comparator(label: str, kind: str, dose: Dose, text: str, chunk_id: str) -> DoseComparator:
+    return DoseComparator(
+        label=label,
+        source_kind=kind,
+        dose_mg=dose.dose_mg,
+        interval_days=dose.interval_days,
+        mg_per_28_days=dose.mg_per_28_days,
+        dose_text=text,
+        arithmetic=dose.arithmetic,
+        chunk_ids=[chunk_id],
+    )
 
 
 def _dose_summary(requested: Dose | None, comparators: list[DoseComparator]) -> str:
