@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from eval.harness import DEFAULT_BASELINE, DEFAULT_GOLD, DEFAULT_THRESHOLDS, gate, run_cases, write_reports
+from rag.cli_llm import add_generator_args
 
 
 def register(sub, common: argparse.ArgumentParser) -> dict:
@@ -22,7 +23,7 @@ def register(sub, common: argparse.ArgumentParser) -> dict:
     cases.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS))
     cases.add_argument("--baseline", default=str(DEFAULT_BASELINE))
     cases.add_argument("--write-baseline", action="store_true", help="record this run as the baseline")
-    cases.add_argument("--generator", choices=["extractive"], default="extractive")
+    add_generator_args(cases)
     cases.add_argument("--format", choices=["text", "json"], default="text")
     try:
         from eval import retrieval, support
@@ -56,7 +57,13 @@ def _cases(args, settings, out, err) -> int:
             f"{mark} {result.gold.case_id:<12} {result.verdict:<26} {result.seconds:.2f} s", highlight=False
         )
 
-    result = run_cases(args.gold, settings, progress=progress)
+    from rag.cli_llm import drafting
+    from rag.components import build_generator
+
+    with drafting(err, settings, "evaluating") as hooks:
+        result = run_cases(
+            args.gold, settings, generator=build_generator(settings, hooks=hooks), progress=progress
+        )
     failures = gate(result, Path(args.thresholds), Path(args.baseline))
     if args.report:
         path = write_reports(result, args.report, failures)

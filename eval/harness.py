@@ -32,7 +32,7 @@ from eval.metrics import (
 )
 from ingest.errors import MeddraftError
 from rag.assess import assess
-from rag.components import build_embedder, build_store
+from rag.components import build_embedder, build_generator, build_store
 from rag.retrieve import Retriever
 from rag.settings import Settings
 
@@ -78,6 +78,7 @@ def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, prog
     cases = load_gold(gold_path)
     store, embedder = build_store(settings), build_embedder(settings)
     retriever = Retriever(store, embedder)
+    generator = generator or build_generator(settings)
     results = []
     for gold in cases:
         started = time.perf_counter()

@@ -60,6 +60,18 @@ class Analysis:
     def flags(self) -> list[Flag]:
         return self.facts.flags
 
+    def policy_info(self) -> dict | None:
+        """The policy used, for the assessment: doc id, title, section and the sections weighed."""
+        if not self.policy:
+            return None
+        policy = self.policy
+        return {
+            "doc_id": policy.doc.doc_id,
+            "title": policy.doc.title,
+            "section": policy.section.title if policy.section else None,
+            "candidates": [{"section": t, "similarity": s} for t, s in policy.candidates[:5]],
+        }
+
     @property
     def indications(self) -> list[str]:
         return self.request.indication_terms or ([self.request.indication] if self.request.indication else [])

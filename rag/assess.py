@@ -12,7 +12,6 @@ import time
 from ingest.store import Store
 from rag.analysis import Analysis, analyse
 from rag.citations import ChunkInfo, number_citations, verify
-from rag.extractive import ExtractiveGenerator
 from rag.models import Assessment, Hit, Provenance, flatten
 from rag.policy import core_phrase
 from rag.retrieve import Retriever
@@ -119,7 +118,7 @@ def assess(
     retriever: Retriever | None = None,
 ) -> Assessment:
     """Draft, number and verify an assessment of `question` for `case_id`."""
-    from rag.components import build_embedder, build_store
+    from rag.components import build_embedder, build_generator, build_store
 
     started = time.perf_counter()
     settings = settings or load_settings()
@@ -135,7 +134,7 @@ def assess(
     )
     retriever = retriever or Retriever(store, embedder)
     hits = retrieve_for(analysis, retriever, settings)
-    generator = generator or ExtractiveGenerator()
+    generator = generator or build_generator(settings)
     retrieved = {h.chunk_id for h in hits} | _read_by_analysis(analysis)
     provenance = Provenance(
         generator=generator.name,

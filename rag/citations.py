@@ -104,7 +104,7 @@ def verify(assessment: Assessment, chunks: dict[str, ChunkInfo], retrieved: set[
         text = item.text if isinstance(item, Bullet) else item.rationale
         text = _DOC_IDS.sub("", _REFERENCES.sub("", text))
         checked += 1
-        reason = _problem(text, chunk_ids, chunks, retrieved, getattr(item, "computed", []))
+        reason = statement_problem(text, chunk_ids, chunks, retrieved, getattr(item, "computed", []))
         if isinstance(item, Bullet):
             item.supported = reason is None
             item.unsupported_reason = reason
@@ -114,7 +114,7 @@ def verify(assessment: Assessment, chunks: dict[str, ChunkInfo], retrieved: set[
     return unsupported, checked
 
 
-def _problem(
+def statement_problem(
     text: str, chunk_ids: list[str], chunks: dict[str, ChunkInfo], retrieved: set[str], computed: list[str]
 ) -> str | None:
     if not chunk_ids:

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ingest.documents import KINDS
-from ingest.errors import MeddraftError
+from ingest.errors import LLMOutputError, MeddraftError
 from ingest.pipeline import IngestReport
 from ingest.pipeline import Progress as Hooks
-from rag import cli_search, cli_sessions
+from rag import cli_llm, cli_search, cli_sessions
 from rag.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -57,9 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--case", required=True, metavar="CASE_ID", help="the patient's case id")
     assess.add_argument("--format", choices=["md", "json", "html", "docx"], default="md")
     assess.add_argument("--out", metavar="FILE", help="write here instead of standard output")
-    assess.add_argument(
-        "--generator", choices=["extractive"], default="extractive", help="how the draft is written"
-    )
+    cli_llm.add_generator_args(assess)
     session_handlers = cli_sessions.add_parsers(sub, common)
     parser.set_defaults(_plugins={**session_handlers, **_load_plugins(sub, common)})
     return parser
@@ -80,6 +79,7 @@ def load_from_args(args: argparse.Namespace) -> Settings:
         "store.path": getattr(args, "store", None),
         "embedding.model": getattr(args, "embedding_model", None),
         "ingest.default_kind": getattr(args, "kind", None),
+        **cli_llm.generator_overrides(args),
     }
     return load_settings(getattr(args, "config", None), overrides)
 
@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = handlers[args.command]
         return handler(args, settings, out, err)
     except MeddraftError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
+        if isinstance(exc, LLMOutputError):
+            cli_llm.save_failure(settings, exc, err)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -171,17 +173,19 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
     from pathlib import Path
 
     from rag.assess import assess
+    from rag.components import build_generator
     from rag.render import render
     from rag.sessions import SessionStore
 
-    with err.status("drafting ...", spinner="dots"):
-        assessment = assess(args.question, args.case, settings)
+    with cli_llm.drafting(err, settings) as hooks:
+        generator = build_generator(settings, hooks=hooks)
+        assessment = assess(args.question, args.case, settings, generator=generator)
     session_id = SessionStore(settings.store.path).save(assessment, settings.hash())
     rendered = render(assessment, args.format)
     prov = assessment.provenance
     err.print(
         f"{assessment.verdict.label} · {prov.unsupported_statements} unsupported of "
-        f"{prov.checked_statements} statements · {prov.seconds:.1f} s · session {session_id}",
+        f"{prov.checked_statements} statements · {prov.seconds:.1f} s · {_who(prov)} · session {session_id}",
         highlight=False,
     )
     if args.out:
@@ -197,6 +201,10 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
     else:
         sys.stdout.write(rendered)
     return EXIT_OK
+
+
+def _who(prov) -> str:
+    return f"{prov.generator} ({prov.model} at {prov.endpoint_host})" if prov.model else prov.generator
 
 
 def _status(args, settings: Settings, out: Console, err: Console) -> int:

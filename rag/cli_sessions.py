@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from rag.cli_llm import add_generator_args, drafting
 from rag.sessions import SessionStore
 
 
@@ -23,8 +24,10 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     ask.add_argument("session")
     ask.add_argument("question")
     ask.add_argument("--format", choices=["md", "json"], default="md")
+    add_generator_args(ask)
     chat = sub.add_parser("chat", parents=[common], help="interactive follow-up questions")
     chat.add_argument("session")
+    add_generator_args(chat)
     return {"sessions": _sessions, "show": _show, "ask": _ask, "chat": _chat}
 
 
@@ -67,7 +70,8 @@ def _show(args, settings, out: Console, err: Console) -> int:
     return 0
 
 
-def ask_once(store: SessionStore, session: str, question: str, settings):
+def ask_once(store: SessionStore, session: str, question: str, settings, hooks=None):
+    """Answer, save the turn and the extended numbering; the model only when one is configured."""
     from rag.components import build_embedder, build_store
     from rag.followup import answer
     from rag.retrieve import Retriever
@@ -75,7 +79,22 @@ def ask_once(store: SessionStore, session: str, question: str, settings):
     assessment = store.load(session)
     vector_store = build_store(settings)
     retriever = Retriever(vector_store, build_embedder(settings))
-    result = answer(assessment, question, store=vector_store, retriever=retriever)
+    if settings.generator_name() == "openai":
+        from rag.llm import LLMClient
+        from rag.llm_followup import answer_with_model
+
+        result = answer_with_model(
+            assessment,
+            question,
+            store.turns(assessment.session_id),
+            store=vector_store,
+            retriever=retriever,
+            llm=LLMClient(settings.llm, hooks=hooks),
+            context_tokens=settings.llm.context_tokens,
+            text_max_chars=settings.llm.text_max_chars,
+        )
+    else:
+        result = answer(assessment, question, store=vector_store, retriever=retriever)
     assessment.references = result.references
     store.update(assessment)
     store.add_turn(assessment.session_id, question, json.loads(result.model_dump_json()))
@@ -85,7 +104,8 @@ def ask_once(store: SessionStore, session: str, question: str, settings):
 def _ask(args, settings, out: Console, err: Console) -> int:
     from rag.followup import render_answer
 
-    result = ask_once(_store(settings), args.session, args.question, settings)
+    with drafting(err, settings, "answering") as hooks:
+        result = ask_once(_store(settings), args.session, args.question, settings, hooks)
     if args.format == "json":
         out.print_json(result.model_dump_json())
     else:
@@ -119,7 +139,9 @@ def _chat(args, settings, out: Console, err: Console) -> int:
         if line.startswith("/sources"):
             _sources(line, store.load(args.session), build_store(settings), out)
             continue
-        sys.stdout.write(render_answer(ask_once(store, args.session, line, settings)))
+        with drafting(err, settings, "answering") as hooks:
+            result = ask_once(store, args.session, line, settings, hooks)
+        sys.stdout.write(render_answer(result))
         sys.stdout.flush()
     return 0
 

@@ -25,6 +25,17 @@ def build_store(settings: Settings) -> Store:
     return Store(settings.store)
 
 
+def build_generator(settings: Settings, *, hooks=None):
+    """The generator the settings name; a model only when one is configured (never a fallback)."""
+    if settings.generator_name() == "openai":
+        from rag.llm_draft import OpenAIGenerator  # imports openai only when a model is used
+
+        return OpenAIGenerator(settings.llm, hooks=hooks)
+    from rag.extractive import ExtractiveGenerator
+
+    return ExtractiveGenerator()
+
+
 def build_indexer(settings: Settings, store: Store | None = None, embedder=None) -> Indexer:
     return Indexer(
         store or build_store(settings),

@@ -11,18 +11,20 @@ import re
 
 from rag.analysis import Analysis
 from rag.dosing import format_mg
-from rag.models import Assessment, Bullet, Criterion, Hit, Provenance, Section, VerdictInfo
+from rag.models import (
+    SECTION_TITLES,
+    Assessment,
+    Bullet,
+    Criterion,
+    Hit,
+    Provenance,
+    Section,
+    VerdictInfo,
+)
 from rag.policy import core_phrase
 from rag.safety import looks_like_instruction
 from rag.sources import text_sentences
 
-_TITLES = {
-    "evidence": "Evidence",
-    "patient_context": "Patient-specific clinical context",
-    "dosing": "Dosing analysis",
-    "pitfalls": "Pitfalls and caveats",
-    "recommendation": "Recommendation",
-}
 _RESULT = re.compile(
     r"\d+(?:\.\d+)?\s*%|\bresponse|\bremission|\bimprov|\breduc|\bmost common|\bmedian", re.I
 )
@@ -55,16 +57,14 @@ class ExtractiveGenerator:
         self, question: str, hits: list[Hit], analysis: Analysis, provenance: Provenance
     ) -> Assessment:
         hits = [h for h in hits if not looks_like_instruction(h.text)]
-        sections = [
-            Section(key="evidence", title=_TITLES["evidence"], bullets=self._evidence(hits, analysis)),
-            Section(
-                key="patient_context", title=_TITLES["patient_context"], bullets=self._patient(hits, analysis)
-            ),
-            Section(key="dosing", title=_TITLES["dosing"], bullets=self._dosing(analysis)),
-            Section(key="pitfalls", title=_TITLES["pitfalls"], bullets=self._pitfalls(hits, analysis)),
-            Section(key="recommendation", title=_TITLES["recommendation"], bullets=self._recommend(analysis)),
-        ]
-        policy = analysis.policy
+        bullets = {
+            "evidence": self._evidence(hits, analysis),
+            "patient_context": self._patient(hits, analysis),
+            "dosing": self._dosing(analysis),
+            "pitfalls": self._pitfalls(hits, analysis),
+            "recommendation": self._recommend(analysis),
+        }
+        sections = [Section(key=key, title=SECTION_TITLES[key], bullets=b) for key, b in bullets.items()]
         return Assessment(
             question=question,
             case_id=analysis.case_id,
@@ -76,16 +76,7 @@ class ExtractiveGenerator:
             dosing=analysis.dosing,
             provenance=provenance,
             request=analysis.request,
-            policy=(
-                {
-                    "doc_id": policy.doc.doc_id,
-                    "title": policy.doc.title,
-                    "section": policy.section.title if policy.section else None,
-                    "candidates": [{"section": t, "similarity": s} for t, s in policy.candidates[:5]],
-                }
-                if policy
-                else None
-            ),
+            policy=analysis.policy_info(),
             flags=list(analysis.flags),
         )
 

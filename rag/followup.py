@@ -124,6 +124,8 @@ NOT_FOUND = "Not found in the sources: nothing retrieved for this case answers t
 class AnswerPart(BaseModel):
     text: str
     citations: list[int] = Field(default_factory=list)
+    supported: bool = True
+    unsupported_reason: str | None = None
 
 
 class Answer(BaseModel):
@@ -131,6 +133,8 @@ class Answer(BaseModel):
     question: str
     answer: list[AnswerPart]
     references: list[Reference]
+    generator: str = "extractive"
+    model: str | None = None
 
 
 def _terms(text: str) -> set[str]:
@@ -314,7 +318,8 @@ def render_answer(result: Answer) -> str:
     lines = [f"> {result.question}", ""]
     for part in result.answer:
         marker = f" [{', '.join(map(str, part.citations))}]" if part.citations else ""
-        lines.append(f"- {part.text}{marker}")
+        warning = f" [unsupported: {part.unsupported_reason}]" if not part.supported else ""
+        lines.append(f"- {part.text}{marker}{warning}")
     cited = {n for p in result.answer for n in p.citations}
     refs = [r for r in result.references if r.n in cited]
     if refs:

@@ -16,6 +16,13 @@ Verdict = Literal["indicated", "not_indicated", "insufficient_information"]
 Status = Literal["met", "not_met", "insufficient"]
 Logic = Literal["all", "any", "leaf"]
 SectionKey = Literal["evidence", "patient_context", "dosing", "pitfalls", "recommendation"]
+SECTION_TITLES: dict[str, str] = {
+    "evidence": "Evidence",
+    "patient_context": "Patient-specific clinical context",
+    "dosing": "Dosing analysis",
+    "pitfalls": "Pitfalls and caveats",
+    "recommendation": "Recommendation",
+}
 Assertion = Literal["present", "negated", "historical", "uncertain", "pending", "family", "hypothetical"]
 
 
@@ -113,6 +120,9 @@ class Criterion(_Model):
     computed: list[str] = Field(
         default_factory=list, description="Numbers the rationale derives (days, ages, doses)."
     )
+    analysis_status: Status | None = Field(
+        None, description="The deterministic analysis's status, when a model wrote this criterion."
+    )
 
 
 def flatten(criteria: list[Criterion]) -> list[Criterion]:
@@ -145,6 +155,9 @@ class VerdictInfo(_Model):
     label: Verdict
     summary: str
     confidence: float = Field(ge=0.0, le=1.0)
+    analysis_label: Verdict | None = Field(
+        None, description="The deterministic analysis's verdict, when a model wrote the draft."
+    )
 
 
 class Reference(_Model):
@@ -193,6 +206,9 @@ class Provenance(_Model):
     unsupported_statements: int = 0
     checked_statements: int = 0
     seconds: float | None = None
+    prompt_versions: dict[str, int] = Field(default_factory=dict, description="Prompt name -> version.")
+    response_format: str | None = Field(None, description="How JSON was requested from the model.")
+    model_calls: int = Field(0, description="Requests that produced an answer (re-asks included).")
 
 
 class Assessment(_Model):

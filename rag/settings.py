@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -44,7 +44,51 @@ class RetrievalSettings(BaseModel):
     per_doc_cap: int = Field(3, ge=1, description="At most this many hits from one document.")
 
 
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, llama.cpp server)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    base_url: str | None = Field(
+        None,
+        description="Endpoint root, e.g. http://127.0.0.1:8080/v1. Unset: no model is configured "
+        "(with --generator openai and an API key, OpenAI's own endpoint is used).",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Set through MEDDRAFT_LLM__API_KEY or OPENAI_API_KEY only; never read from a "
+        "file, logged, hashed or stored.",
+    )
+    model: str | None = Field(None, description="Model name the endpoint serves.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    timeout: float = Field(120.0, gt=0, description="Seconds to wait for one answer.")
+    max_retries: int = Field(
+        3, ge=0, le=10, description="Retries on 429, 5xx, timeouts and connection errors."
+    )
+    max_retry_wait: float = Field(
+        60.0, gt=0, description="Longest wait honoured between retries (Retry-After included)."
+    )
+    max_reasks: int = Field(
+        2, ge=0, le=5, description="Re-asks with the error after invalid, truncated or unbound output."
+    )
+    max_output_tokens: int = Field(4096, ge=16, description="Upper bound on the model's answer.")
+    context_tokens: int = Field(
+        12000, ge=500, description="Budget (approximate tokens) for the source chunks in a prompt."
+    )
+    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = Field(
+        "auto",
+        description="auto: JSON schema where the server supports it, else JSON mode with the schema "
+        "(llama.cpp), else JSON mode, else instructions only.",
+    )
+    text_max_chars: int = Field(
+        600, ge=80, description="Longest statement the schema allows (where the server enforces it)."
+    )
+    bullets_per_section: int = Field(6, ge=1, le=20, description="Most bullets per section.")
+    stream: bool = Field(True, description="Stream the answer (progress on the terminal).")
+
+
 CONFIG_ENV = "MEDDRAFT_CONFIG"
+OPENAI_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_CONFIG = Path("meddraft.toml")
 
 
@@ -71,6 +115,15 @@ class Settings(BaseSettings):
         default_factory=RetrievalSettings, description="Hybrid retrieval for drafting."
     )
 
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings, description="Model endpoint for --generator openai."
+    )
+    generator: Literal["auto", "extractive", "openai"] = Field(
+        "auto",
+        description="Who writes the draft: extractive (offline), openai (the configured endpoint), "
+        "or auto (openai only when llm.base_url is set, else extractive). Never falls back.",
+    )
+
     config_path: ClassVar[Path | None] = None
 
     @classmethod
@@ -90,7 +143,27 @@ class Settings(BaseSettings):
 
     def hash(self) -> str:
         """Hash of every setting that shapes an output (secrets excluded)."""
-        return stable_hash(self.model_dump(mode="json", exclude={"store": {"path"}}))
+        return stable_hash(self.model_dump(mode="json", exclude={"store": {"path"}, "llm": {"api_key"}}))
+
+    def generator_name(self) -> str:
+        """The generator `auto` resolves to: a model only when an endpoint was configured."""
+        if self.generator != "auto":
+            return self.generator
+        return "openai" if self.llm.base_url else "extractive"
+
+
+def _refuse_secrets_in(path: Path) -> None:
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    if isinstance(data.get("llm"), dict) and "api_key" in data["llm"]:
+        raise ConfigError(
+            f"{path} sets llm.api_key: API keys are read from the environment only "
+            f"(MEDDRAFT_LLM__API_KEY or {OPENAI_KEY_ENV}); remove it from the file"
+        )
 
 
 def _deep_set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -114,6 +187,10 @@ def load_settings(config_file: Path | str | None = None, overrides: dict[str, An
     for key, value in (overrides or {}).items():
         if value is not None:
             _deep_set(init, key, value)
+    if path.is_file():
+        _refuse_secrets_in(path)
+    if not os.environ.get("MEDDRAFT_LLM__API_KEY") and os.environ.get(OPENAI_KEY_ENV):
+        _deep_set(init, "llm.api_key", os.environ[OPENAI_KEY_ENV])
     cls = type("Settings", (Settings,), {"config_path": path if path.is_file() else None})
     try:
         return cls(**init)

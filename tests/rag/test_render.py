@@ -445,6 +445,7 @@ def test_json_round_trips_and_keeps_the_contract_fields():
         "label": "not_indicated",
         "summary": a.verdict.summary,
         "confidence": 0.85,
+        "analysis_label": None,  # set when a model wrote the draft
     }
     assert set(data["criteria"][0]) >= {
         "id",

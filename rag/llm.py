@@ -1,0 +1,389 @@
+"""The one door to a model: an OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, llama.cpp).
+
+This is the only module that imports `openai`, and `build_client` is the only place a client is
+made. `LLMClient` adds what drafting needs on top of the SDK:
+
+- transport: timeouts; retries with exponential backoff and jitter on 429, 5xx, timeouts and
+  connection errors; `Retry-After` honoured up to `llm.max_retry_wait`; quota errors
+  (`insufficient_quota`) never retried; streaming with progress callbacks;
+- output format: JSON schema where the server supports it, else JSON mode with the schema
+  (llama.cpp's extension), else JSON mode, else instructions only. The first format the server
+  accepts is remembered and recorded;
+- structured output: the answer is parsed by the caller's validator; invalid JSON, truncated
+  output (finish_reason "length") and validation errors (schema, unknown citation keys) are sent
+  back to the model with the error, at most `llm.max_reasks` times, then one `LLMOutputError`
+  carrying the raw output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import httpx
+import openai
+
+from ingest.errors import (
+    ConfigError,
+    LLMError,
+    LLMOutputError,
+    LLMQuotaError,
+    LLMRateLimitError,
+    LLMTimeoutError,
+    LLMTransportError,
+)
+from rag.prompts import load_prompt
+from rag.settings import LLMSettings
+
+log = logging.getLogger("meddraft.llm")
+T = TypeVar("T")
+OPENAI_URL = "https://api.openai.com/v1"
+FORMATS = ("json_schema", "json_object_schema", "json_object", "none")
+_FORMAT_REFUSAL = re.compile(r"response_format|json_schema|json_object|structured output", re.I)
+_RETRYABLE_STATUS = {408, 409, 429}
+BACKOFF_BASE = 0.5  # seconds before the first retry (times 2**attempt, with jitter)
+
+
+class OutputProblem(ValueError):
+    """Raised by a validator: the text goes back to the model in a re-ask."""
+
+
+def build_client(settings: LLMSettings) -> openai.OpenAI:
+    """The one place an OpenAI client is built. Retries are ours (see `LLMClient.chat`)."""
+    if not settings.model:
+        raise ConfigError(
+            "no model configured for --generator openai: set MEDDRAFT_LLM__MODEL (or llm.model in "
+            "meddraft.toml) to a model the endpoint serves"
+        )
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    if not settings.base_url and not key:
+        raise ConfigError(
+            "no model endpoint configured: set MEDDRAFT_LLM__BASE_URL (e.g. http://127.0.0.1:8080/v1) "
+            "or, for OpenAI itself, OPENAI_API_KEY; nothing is sent to a model otherwise"
+        )
+    return openai.OpenAI(
+        base_url=settings.base_url or OPENAI_URL,  # explicit: never the SDK's OPENAI_BASE_URL guess
+        api_key=key or "not-needed",  # local servers take any key; the SDK insists on one
+        timeout=settings.timeout,
+        max_retries=0,
+    )
+
+
+def endpoint_host(settings: LLMSettings) -> str:
+    parsed = urlparse(settings.base_url or OPENAI_URL)
+    return parsed.netloc or parsed.path
+
+
+@dataclass
+class ChatResult:
+    content: str
+    finish_reason: str | None
+    attempts: int
+    response_format: str
+
+
+@dataclass
+class Trace:
+    """What a structured call took: for provenance and for debugging."""
+
+    calls: int = 0
+    reasks: int = 0
+    errors: list[str] = field(default_factory=list)
+    response_format: str | None = None
+
+
+@dataclass
+class Hooks:
+    """Progress for the terminal: characters received so far, and notes (retries, re-asks)."""
+
+    on_text: Callable[[int], None] = lambda received: None
+    on_note: Callable[[str], None] = lambda message: None
+
+
+class LLMClient:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        client: openai.OpenAI | None = None,
+        hooks: Hooks | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.client = client or build_client(settings)
+        self.model = settings.model
+        self.endpoint_host = endpoint_host(settings)
+        self.hooks = hooks or Hooks()
+        self.sleep = sleep
+        self._formats = list(FORMATS) if settings.response_format == "auto" else [settings.response_format]
+
+    def _note(self, message: str) -> None:
+        log.info(message)
+        self.hooks.on_note(message)
+
+    # --- transport ----------------------------------------------------------------------------
+
+    def chat(self, messages: list[dict], *, schema: dict | None = None, name: str = "answer") -> ChatResult:
+        """One completion, retried on transient failures; the answer's text and finish reason."""
+        retries = self.settings.max_retries
+        attempt = 0
+        while True:
+            fmt = self._formats[0] if schema else "none"
+            try:
+                content, finish = self._complete(messages, schema, fmt, name)
+                return ChatResult(content, finish, attempt + 1, fmt)
+            except openai.APIStatusError as exc:
+                if schema and self._refuses_format(exc) and len(self._formats) > 1:
+                    dropped = self._formats.pop(0)
+                    self._note(
+                        f"{self.endpoint_host} does not take response_format {dropped}; "
+                        f"using {self._formats[0]}"
+                    )
+                    continue
+                wait = self._status_wait(exc, attempt, retries)
+            except openai.APITimeoutError as exc:
+                wait = self._transient_wait("timeout", exc, attempt, retries, LLMTimeoutError)
+            except (openai.APIConnectionError, httpx.TransportError) as exc:
+                wait = self._transient_wait("connection", exc, attempt, retries, LLMTransportError)
+            attempt += 1
+            self._note(f"retrying {name} in {wait:.1f} s (attempt {attempt + 1} of {retries + 1})")
+            self.sleep(wait)
+
+    def _complete(
+        self, messages: list[dict], schema: dict | None, fmt: str, name: str
+    ) -> tuple[str, str | None]:
+        kwargs: dict[str, Any] = {
+            "model": self.settings.model,
+            "messages": messages,
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_output_tokens,
+        }
+        if schema and fmt == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": _strict(schema), "strict": True},
+            }
+        elif schema and fmt == "json_object_schema":
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        elif schema and fmt == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        if not self.settings.stream:
+            response = self.client.chat.completions.create(**kwargs)
+            if not response.choices:
+                raise LLMError(f"{self.endpoint_host} returned no choices; check llm.model")
+            choice = response.choices[0]
+            content = choice.message.content or ""
+            self.hooks.on_text(len(content))
+            return content, choice.finish_reason
+        parts: list[str] = []
+        finish = None
+        received = 0
+        with self.client.chat.completions.create(**kwargs, stream=True) as stream:
+            for chunk in stream:
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.delta and choice.delta.content:
+                    parts.append(choice.delta.content)
+                    received += len(choice.delta.content)
+                    self.hooks.on_text(received)
+                finish = choice.finish_reason or finish
+        if finish is None:
+            raise httpx.RemoteProtocolError("the stream ended without a finish reason")
+        return "".join(parts), finish
+
+    @staticmethod
+    def _refuses_format(exc: openai.APIStatusError) -> bool:
+        return exc.status_code in (400, 422, 500) and bool(_FORMAT_REFUSAL.search(_body_text(exc)))
+
+    def _status_wait(self, exc: openai.APIStatusError, attempt: int, retries: int) -> float:
+        status = exc.status_code
+        host = self.endpoint_host
+        if status == 429 and _is_quota(exc):
+            raise LLMQuotaError(
+                f"{host} reports the account is out of quota (429 insufficient_quota): not retried; "
+                "check the plan and billing, or point llm.base_url at another endpoint",
+                status=429,
+                attempts=attempt + 1,
+            ) from exc
+        if status in (401, 403):
+            raise LLMTransportError(
+                f"{host} refused the request ({status}): check the API key "
+                "(MEDDRAFT_LLM__API_KEY or OPENAI_API_KEY) and its permissions",
+                status=status,
+                attempts=attempt + 1,
+            ) from exc
+        if status == 404:
+            raise LLMTransportError(
+                f"{host} answered 404 for model {self.settings.model!r}: check llm.model and "
+                f"llm.base_url (it usually ends in /v1)",
+                status=status,
+                attempts=attempt + 1,
+            ) from exc
+        if status not in _RETRYABLE_STATUS and status < 500:
+            raise LLMTransportError(
+                f"{host} rejected the request ({status}): {_body_text(exc)[:300]}",
+                status=status,
+                attempts=attempt + 1,
+            ) from exc
+        error = LLMRateLimitError if status == 429 else LLMTransportError
+        what = "rate limited (429)" if status == 429 else f"server error ({status})"
+        if attempt >= retries:
+            raise error(
+                f"{host}: {what} on all {attempt + 1} attempts; try again later or raise llm.max_retries",
+                status=status,
+                attempts=attempt + 1,
+            ) from exc
+        asked = _retry_after(exc.response.headers)
+        if asked is not None:
+            if asked > self.settings.max_retry_wait:
+                raise error(
+                    f"{host}: {what} and Retry-After asks for {asked:.0f} s, more than "
+                    f"llm.max_retry_wait ({self.settings.max_retry_wait:.0f} s); try again later",
+                    status=status,
+                    attempts=attempt + 1,
+                ) from exc
+            self._note(f"{host}: {what}; the server asks to wait {asked:.1f} s")
+            return asked
+        self._note(f"{host}: {what}")
+        return self._backoff(attempt)
+
+    def _transient_wait(self, what: str, exc: Exception, attempt: int, retries: int, error: type) -> float:
+        host = self.endpoint_host
+        if attempt >= retries:
+            detail = (
+                f"no answer within llm.timeout ({self.settings.timeout:g} s)"
+                if what == "timeout"
+                else f"connection failed ({exc.__class__.__name__}: {exc})"
+            )
+            raise error(
+                f"{host}: {detail} on all {attempt + 1} attempts; check that the server is running "
+                "and reachable, or raise llm.timeout",
+                attempts=attempt + 1,
+            ) from exc
+        self._note(f"{host}: {what} ({exc.__class__.__name__})")
+        return self._backoff(attempt)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, capped at llm.max_retry_wait."""
+        return min(self.settings.max_retry_wait, BACKOFF_BASE * 2**attempt) * random.uniform(0.5, 1.5)
+
+    # --- structured output --------------------------------------------------------------------
+
+    def structured(
+        self, messages: list[dict], *, schema: dict, validate: Callable[[str], T], name: str = "draft"
+    ) -> tuple[T, Trace]:
+        """Ask, validate, re-ask with the error (bounded); the validated value and a trace."""
+        reask = load_prompt("reask")
+        convo = list(messages)
+        trace = Trace()
+        raw = ""
+        for attempt in range(self.settings.max_reasks + 1):
+            result = self.chat(convo, schema=schema, name=name)
+            trace.calls += 1
+            trace.response_format = result.response_format
+            raw = result.content
+            if result.finish_reason == "length":
+                problem = (
+                    f"the answer was cut off at the output limit ({self.settings.max_output_tokens} "
+                    "tokens) and is incomplete JSON; answer again with fewer and shorter statements"
+                )
+            else:
+                try:
+                    return validate(strip_fences(raw)), trace
+                except OutputProblem as exc:
+                    problem = str(exc)
+            trace.errors.append(problem)
+            if attempt == self.settings.max_reasks:
+                break
+            trace.reasks += 1
+            self._note(f"the model's {name} was not usable ({_short(problem)}); asking again")
+            convo = [
+                *messages,
+                {"role": "assistant", "content": _short(raw, 6000)},
+                {"role": "user", "content": reask.render(error=problem)},
+            ]
+        raise LLMOutputError(
+            f"the model's {name} was still unusable after {trace.reasks} re-ask(s): {trace.errors[-1]}",
+            raw_output=raw,
+            errors=trace.errors,
+        )
+
+
+def parse_json(text: str) -> Any:
+    """JSON or an `OutputProblem` that says where it broke.
+
+    Raw control characters inside strings (a newline in a statement, which some servers' JSON
+    grammars let through) are accepted; everything else must be valid JSON.
+    """
+    try:
+        return json.loads(text, strict=False)
+    except json.JSONDecodeError as exc:
+        raise OutputProblem(
+            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "return one JSON object and nothing else"
+        ) from exc
+
+
+def strip_fences(text: str) -> str:
+    """Drop a ```json fence some models wrap around JSON when no JSON mode is available."""
+    match = re.fullmatch(r"\s*```(?:json)?\s*(.*?)\s*```\s*", text, re.S)
+    return match.group(1) if match else text.strip()
+
+
+def _strict(schema: Any) -> Any:
+    """The schema without keywords strict JSON-schema mode rejects (string lengths)."""
+    if isinstance(schema, dict):
+        return {k: _strict(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked us to wait (`retry-after-ms`, `retry-after` seconds or date)."""
+    if value := headers.get("retry-after-ms"):
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _body_text(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        return json.dumps(body)
+    try:
+        return exc.response.text
+    except (httpx.ResponseNotRead, AttributeError):
+        return str(exc)
+
+
+def _is_quota(exc: openai.APIStatusError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+    message = str(error.get("message", "")).lower()
+    codes = (str(error.get("code")), str(error.get("type")))
+    return "insufficient_quota" in codes or ("quota" in message and "exceeded" in message)
+
+
+def _short(text: str, size: int = 160) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"

@@ -1,0 +1,333 @@
+"""The `openai` generator: a model writes the draft from the analysis and keyed sources.
+
+The deterministic analysis still runs first and is given to the model; the model's verdict and
+criterion statuses are compared with it and every disagreement becomes a flag (and is shown next
+to the criterion), never resolved silently. Citations come back as opaque source keys, are bound
+to chunk ids here, and go through the same numbering and verification as the offline path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rag.analysis import Analysis
+from rag.llm import Hooks, LLMClient, OutputProblem, Trace, parse_json
+from rag.models import (
+    SECTION_TITLES,
+    Assessment,
+    Bullet,
+    Evidence,
+    Flag,
+    Hit,
+    Provenance,
+    Section,
+    Status,
+    Verdict,
+    VerdictInfo,
+    flatten,
+)
+from rag.prompts import load_prompt
+from rag.settings import LLMSettings
+from rag.sourcekeys import SourceSet, build_sources, draft_items, split_inline_keys
+
+PROMPTS = ["draft.system", "draft.user", "reask"]
+STATUSES = ["met", "not_met", "insufficient"]
+VERDICTS = ["indicated", "not_indicated", "insufficient_information"]
+
+
+# --- what the model returns ---------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BulletOut(_Out):
+    text: str = Field(min_length=1, description="One statement, in plain words.")
+    citations: list[str] = Field(min_length=1, description="Keys of the sources that support it.")
+
+
+class CriterionOut(_Out):
+    status: Status
+    rationale: str = Field(min_length=1)
+    citations: list[str] = Field(default_factory=list)
+
+
+class VerdictOut(_Out):
+    label: Verdict
+    summary: str = Field(min_length=1)
+
+
+class SectionsOut(_Out):
+    evidence: list[BulletOut] = Field(default_factory=list)
+    patient_context: list[BulletOut] = Field(default_factory=list)
+    dosing: list[BulletOut] = Field(default_factory=list)
+    pitfalls: list[BulletOut] = Field(default_factory=list)
+    recommendation: list[BulletOut] = Field(default_factory=list)
+
+
+class DraftOut(_Out):
+    verdict: VerdictOut
+    criteria: dict[str, CriterionOut] = Field(default_factory=dict)
+    sections: SectionsOut
+
+
+def draft_schema(keys: list[str], criterion_ids: list[str], settings: LLMSettings) -> dict:
+    """JSON schema of `DraftOut` for this draft: keys and criterion ids as enums, sizes bounded."""
+    text = {"type": "string", "maxLength": settings.text_max_chars}
+    cites = {"type": "array", "items": {"type": "string", "enum": keys}, "minItems": 1, "maxItems": 4}
+    bullet = _object({"text": text, "citations": cites})
+    criterion = _object(
+        {"status": {"type": "string", "enum": STATUSES}, "rationale": text, "citations": cites}
+    )
+    sections = _object(
+        {
+            key: {"type": "array", "items": bullet, "minItems": 1, "maxItems": settings.bullets_per_section}
+            for key in SECTION_TITLES
+        }
+    )
+    return _object(
+        {
+            "verdict": _object({"label": {"type": "string", "enum": VERDICTS}, "summary": text}),
+            "criteria": _object({cid: criterion for cid in criterion_ids}),
+            "sections": sections,
+        }
+    )
+
+
+def _object(properties: dict) -> dict:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def shape_hint(criterion_ids: list[str]) -> str:
+    """The expected JSON, written out for models without schema support (and as a reminder)."""
+    criterion = {"status": "met | not_met | insufficient", "rationale": "...", "citations": ["S1"]}
+    bullet = [{"text": "...", "citations": ["S1"]}]
+    shape = {
+        "verdict": {"label": " | ".join(VERDICTS), "summary": "..."},
+        "criteria": {cid: criterion for cid in criterion_ids},
+        "sections": dict.fromkeys(SECTION_TITLES, bullet),
+    }
+    return json.dumps(shape, indent=1)
+
+
+def validate_draft(text: str, sources: SourceSet, criterion_ids: list[str]) -> DraftOut:
+    """Parse and check the model's answer; `OutputProblem` says what to fix."""
+    data = parse_json(text)
+    try:
+        draft = DraftOut.model_validate(data)
+    except ValidationError as exc:
+        raise OutputProblem(f"the JSON does not match the schema: {schema_errors(exc)}") from exc
+    problems = []
+    unknown_ids = sorted(set(draft.criteria) - set(criterion_ids))
+    missing_ids = [c for c in criterion_ids if c not in draft.criteria]
+    if unknown_ids:
+        problems.append(f"criteria has unknown id(s) {', '.join(unknown_ids)}")
+    if missing_ids:
+        problems.append(f"criteria is missing id(s) {', '.join(missing_ids)}")
+    cited: list[str] = []
+    for item in [*draft.criteria.values(), *_bullets(draft)]:
+        field = "rationale" if isinstance(item, CriterionOut) else "text"
+        clean, inline = split_inline_keys(" ".join(getattr(item, field).split()))
+        setattr(item, field, clean)
+        item.citations = list(dict.fromkeys([*item.citations, *inline]))
+        cited += item.citations
+    unknown = sorted(set(sources.unknown(cited)), key=lambda k: (len(k), k))
+    if unknown:
+        problems.append(
+            f"unknown source key(s) {', '.join(unknown)}; cite only {sources.keys[0]} to {sources.keys[-1]}"
+        )
+    if problems:
+        raise OutputProblem("; ".join(problems))
+    return draft
+
+
+def schema_errors(exc: ValidationError, limit: int = 8) -> str:
+    errors = exc.errors()
+    items = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in errors[:limit]]
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(items) + more
+
+
+def _bullets(draft: DraftOut) -> list[BulletOut]:
+    return [b for key in SECTION_TITLES for b in getattr(draft.sections, key)]
+
+
+# --- the generator ------------------------------------------------------------------------------
+
+
+class OpenAIGenerator:
+    """Drafts through `LLMClient`; same interface as `ExtractiveGenerator`."""
+
+    name = "openai"
+
+    def __init__(self, settings: LLMSettings, *, client: LLMClient | None = None, hooks: Hooks | None = None):
+        self.settings = settings
+        self.llm = client or LLMClient(settings, hooks=hooks)
+        self.model = self.llm.model
+        self.endpoint_host = self.llm.endpoint_host
+        self.prompt_versions = {n: load_prompt(n).version for n in PROMPTS}
+        self.last_trace: Trace | None = None
+
+    def generate(
+        self, question: str, hits: list[Hit], analysis: Analysis, provenance: Provenance
+    ) -> Assessment:
+        sources = build_sources(draft_items(hits, analysis), self.settings.context_tokens)
+        ids = [c.id for c in flatten(analysis.criteria)]
+        messages = [
+            {"role": "system", "content": load_prompt("draft.system").render()},
+            {
+                "role": "user",
+                "content": load_prompt("draft.user").render(
+                    question=question,
+                    analysis=analysis_text(analysis, sources),
+                    sources=sources.render(),
+                    shape=shape_hint(ids),
+                ),
+            },
+        ]
+        draft, trace = self.llm.structured(
+            messages,
+            schema=draft_schema(sources.keys, ids, self.settings),
+            validate=lambda text: validate_draft(text, sources, ids),
+        )
+        self.last_trace = trace
+        provenance.prompt_versions = dict(self.prompt_versions)
+        provenance.response_format = trace.response_format
+        provenance.model_calls = trace.calls
+        return to_assessment(question, draft, analysis, sources, provenance)
+
+
+def analysis_text(analysis: Analysis, sources: SourceSet) -> str:
+    """The deterministic analysis as the model reads it: policy, request, criteria tree, doses."""
+    lines = []
+    policy = analysis.policy
+    if policy:
+        section = f', section "{policy.section.title}"' if policy.section else " (no section applies)"
+        lines.append(f"Policy: {policy.doc.title}{section}")
+    request = analysis.request
+    dose = request.dose.dose_text if request.dose else ""
+    lines.append(
+        f"Request: {request.drug} {dose} for {request.indication or 'an unstated indication'}".strip()
+    )
+    deciding = ", ".join(c.id for c in analysis.deciding) or "none"
+    lines.append(f"Analysis verdict: {analysis.verdict} (deciding criteria: {deciding})")
+    lines.append("Criteria (id, how children combine, status, rationale, evidence keys):")
+    for criterion in analysis.criteria:
+        lines += _criterion_lines(criterion, sources, 0)
+    dosing = analysis.dosing
+    if dosing.requested and dosing.requested.arithmetic:
+        lines.append(f"Requested dose arithmetic: {dosing.requested.arithmetic}")
+    for c in dosing.comparators:
+        if c.mg_per_28_days:
+            keys = ", ".join(sources.keys_for(c.chunk_ids)) or "-"
+            lines.append(f"Comparator, {c.label}: {c.dose_text[:160]} = {c.arithmetic} [{keys}]")
+    lines += [f"Note: {m}" for m in analysis.messages]
+    return "\n".join(lines)
+
+
+def _criterion_lines(criterion, sources: SourceSet, depth: int) -> list[str]:
+    keys = ", ".join(sources.keys_for([e.chunk_id for e in criterion.evidence])) or "-"
+    text = re.sub(r"\s+", " ", criterion.text)[:240]
+    rationale = re.sub(r"\s+", " ", criterion.rationale)[:300]
+    head = f"{'  ' * depth}- [{criterion.id}] ({criterion.logic}) {text}"
+    out = [f"{head} -> {criterion.status}. {rationale} [{keys}]"]
+    for child in criterion.children:
+        out += _criterion_lines(child, sources, depth + 1)
+    return out
+
+
+def to_assessment(
+    question: str, draft: DraftOut, analysis: Analysis, sources: SourceSet, provenance: Provenance
+) -> Assessment:
+    """The model's draft bound to chunks, with every disagreement with the analysis flagged."""
+    flags = list(analysis.flags)
+    criteria = [c.model_copy(deep=True) for c in analysis.criteria]
+    quotes = {e.chunk_id: e for c in flatten(analysis.criteria) for e in c.evidence}
+    for criterion in flatten(criteria):
+        out = draft.criteria[criterion.id]
+        if out.status != criterion.status:
+            flags.append(
+                Flag(
+                    kind="disagreement",
+                    message=f"Criterion {criterion.id}: the model says {out.status}, the deterministic "
+                    f"analysis says {criterion.status} ({_first(criterion.rationale)}). "
+                    "Check the evidence before relying on either.",
+                    chunk_ids=[e.chunk_id for e in criterion.evidence[:2]],
+                )
+            )
+        criterion.analysis_status = criterion.status
+        criterion.status = out.status
+        criterion.rationale = out.rationale
+        criterion.evidence = [_evidence(cid, sources, quotes) for cid in sources.chunk_ids(out.citations)]
+    if draft.verdict.label != analysis.verdict:
+        flags.insert(
+            0,
+            Flag(
+                kind="disagreement",
+                message=f"The model's verdict is {draft.verdict.label}; the deterministic analysis "
+                f"says {analysis.verdict}. The verdict shown is the model's: review the criteria "
+                "marked as disagreeing before signing.",
+            ),
+        )
+    agree = draft.verdict.label == analysis.verdict
+    computed = _analysis_numbers(analysis)
+    sections = [
+        Section(
+            key=key,
+            title=SECTION_TITLES[key],
+            bullets=[
+                Bullet(text=b.text, chunk_ids=sources.chunk_ids(b.citations), computed=computed)
+                for b in getattr(draft.sections, key)
+            ],
+        )
+        for key in SECTION_TITLES
+    ]
+    return Assessment(
+        question=question,
+        case_id=analysis.case_id,
+        verdict=VerdictInfo(
+            label=draft.verdict.label,
+            summary=draft.verdict.summary,
+            confidence=analysis.confidence if agree else min(analysis.confidence, 0.5),
+            analysis_label=analysis.verdict,
+        ),
+        criteria=criteria,
+        sections=sections,
+        dosing=analysis.dosing,
+        provenance=provenance,
+        request=analysis.request,
+        policy=analysis.policy_info(),
+        flags=flags,
+    )
+
+
+def _evidence(chunk_id: str, sources: SourceSet, quotes: dict[str, Evidence]) -> Evidence:
+    if chunk_id in quotes:
+        return quotes[chunk_id].model_copy()
+    source = sources.by_key[sources.by_chunk[chunk_id]]
+    return Evidence(chunk_id=chunk_id, doc_id=source.doc_id, quote="")
+
+
+def _analysis_numbers(analysis: Analysis) -> list[str]:
+    """Numbers the analysis derived and the draft shows (dose arithmetic, durations, ages)."""
+    texts = [c.arithmetic for c in analysis.dosing.comparators]
+    texts += [str(c.mg_per_28_days) for c in analysis.dosing.comparators if c.mg_per_28_days]
+    if analysis.dosing.requested:
+        texts += [analysis.dosing.requested.arithmetic, str(analysis.dosing.requested.mg_per_28_days)]
+    numbers = [n for t in texts for n in re.findall(r"\d+(?:\.\d+)?", t.replace(",", ""))]
+    numbers += [n for c in flatten(analysis.criteria) for n in c.computed]
+    return list(dict.fromkeys(n.removesuffix(".0") for n in numbers))
+
+
+def _first(text: str) -> str:
+    first = re.split(r"(?<=[.)])\s+(?=[A-Z])", text.strip())[0]
+    return first if len(first) <= 200 else first[:199] + "…"

@@ -1,0 +1,180 @@
+"""Follow-up answers written by the configured model, under the draft's guarantees.
+
+The model reads the draft (verdict, criteria, statements), the conversation so far and keyed
+sources: the chunks the draft cites plus a fresh search scoped to the session's case. Its
+statements cite keys, which are bound to chunks, numbered with the draft's own reference numbers
+(new documents appended) and verified like a draft's statements.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+
+from ingest.store import Store
+from rag.citations import ChunkInfo, statement_problem
+from rag.followup import NOT_FOUND, Answer, AnswerPart, Numbering
+from rag.llm import LLMClient, OutputProblem, parse_json
+from rag.llm_draft import _Out, schema_errors
+from rag.models import Assessment, flatten
+from rag.prompts import load_prompt
+from rag.retrieve import Retriever
+from rag.sourcekeys import SourceSet, build_sources, split_inline_keys
+
+PROMPTS = ["followup.system", "followup.user", "reask"]
+
+
+class StatementOut(_Out):
+    text: str = Field(min_length=1)
+    citations: list[str] = Field(min_length=1)
+
+
+class FollowupOut(_Out):
+    found: bool
+    statements: list[StatementOut] = Field(default_factory=list)
+
+
+def followup_schema(keys: list[str], text_max_chars: int) -> dict:
+    statement = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "maxLength": text_max_chars},
+            "citations": {
+                "type": "array",
+                "items": {"type": "string", "enum": keys},
+                "minItems": 1,
+                "maxItems": 4,
+            },
+        },
+        "required": ["text", "citations"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "found": {"type": "boolean"},
+            "statements": {"type": "array", "items": statement, "maxItems": 5},
+        },
+        "required": ["found", "statements"],
+        "additionalProperties": False,
+    }
+
+
+SHAPE = '{"found": true, "statements": [{"text": "...", "citations": ["S1"]}]}'
+
+
+def validate_followup(text: str, sources: SourceSet) -> FollowupOut:
+    try:
+        out = FollowupOut.model_validate(parse_json(text))
+    except ValidationError as exc:
+        raise OutputProblem(f"the JSON does not match the schema: {schema_errors(exc)}") from exc
+    cited = []
+    for statement in out.statements:
+        statement.text, inline = split_inline_keys(" ".join(statement.text.split()))
+        statement.citations = list(dict.fromkeys([*statement.citations, *inline]))
+        cited += statement.citations
+    unknown = sorted(set(sources.unknown(cited)))
+    if unknown:
+        raise OutputProblem(
+            f"unknown source key(s) {', '.join(unknown)}; cite only {sources.keys[0]} to {sources.keys[-1]}"
+        )
+    if out.found and not out.statements:
+        raise OutputProblem('"found" is true but there are no statements')
+    return out
+
+
+def answer_with_model(
+    assessment: Assessment,
+    question: str,
+    history: list[dict],
+    *,
+    store: Store,
+    retriever: Retriever,
+    llm: LLMClient,
+    context_tokens: int,
+    text_max_chars: int,
+    k: int = 10,
+) -> Answer:
+    """The model's answer to a follow-up, cited with the session's numbers and verified."""
+    chunks = _session_chunks(assessment, question, store, retriever, k)
+    sources = build_sources(
+        [(c.chunk_id, c.doc_id, c.meta.get("kind", ""), c.meta.get("title", ""), c.text) for c in chunks],
+        context_tokens,
+    )
+    messages = [
+        {"role": "system", "content": load_prompt("followup.system").render()},
+        {
+            "role": "user",
+            "content": load_prompt("followup.user").render(
+                draft=draft_text(assessment),
+                history=history_text(history),
+                sources=sources.render(),
+                question=question,
+                shape=SHAPE,
+            ),
+        },
+    ]
+    out, _ = llm.structured(
+        messages,
+        schema=followup_schema(sources.keys, text_max_chars),
+        validate=lambda text: validate_followup(text, sources),
+        name="answer",
+    )
+    info = {c.chunk_id: c for c in chunks}
+    numbering = Numbering(assessment)
+    parts = []
+    for statement in out.statements if out.found else []:
+        chunk_ids = sources.chunk_ids(statement.citations)
+        problem = statement_problem(statement.text, chunk_ids, info, set(info), [])
+        parts.append(
+            AnswerPart(
+                text=statement.text,
+                citations=[numbering.cite(cid, info[cid].meta) for cid in chunk_ids],
+                supported=problem is None,
+                unsupported_reason=problem,
+            )
+        )
+    return Answer(
+        session_id=assessment.session_id or "",
+        question=question,
+        answer=parts or [AnswerPart(text=NOT_FOUND)],
+        references=numbering.references,
+        generator="openai",
+        model=llm.model,
+    )
+
+
+def _session_chunks(
+    assessment: Assessment, question: str, store: Store, retriever: Retriever, k: int
+) -> list[ChunkInfo]:
+    """The draft's cited chunks, then a search scoped to the session's case; no other case's notes."""
+    cited = [cid for ref in assessment.references for cid in ref.chunk_ids]
+    out: dict[str, ChunkInfo] = {}
+    request = assessment.request
+    context = " ".join(x for x in (request.drug, request.indication) if x) if request else ""
+    hits = retriever.search(f"{question} {context}".strip(), case_id=assessment.case_id, k=k)
+    for hit in hits:
+        out[hit.chunk_id] = ChunkInfo(hit.chunk_id, hit.doc_id, hit.text, hit.model_dump())
+    for item in store.get(ids=cited) if cited else []:
+        if (item.metadata.get("case_id") or None) not in (None, assessment.case_id):
+            continue
+        out.setdefault(item.id, ChunkInfo(item.id, item.metadata["doc_id"], item.text, dict(item.metadata)))
+    fresh = [out[h.chunk_id] for h in hits]
+    return fresh + [c for cid, c in out.items() if cid not in {h.chunk_id for h in hits}]
+
+
+def draft_text(assessment: Assessment) -> str:
+    lines = [f"Verdict: {assessment.verdict.label}. {assessment.verdict.summary}"]
+    lines += [f"Criterion {c.id} ({c.status}): {c.text} {c.rationale}" for c in flatten(assessment.criteria)]
+    for section in assessment.sections:
+        lines += [f"{section.title}: {b.text}" for b in section.bullets]
+    return "\n".join(lines)
+
+
+def history_text(history: list[dict]) -> str:
+    if not history:
+        return "(none)"
+    lines = []
+    for turn in history[-6:]:
+        lines.append(f"Q: {turn['question']}")
+        lines += [f"A: {part['text']}" for part in turn["answer"].get("answer", [])]
+    return "\n".join(lines)
