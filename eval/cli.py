@@ -7,7 +7,15 @@ import argparse
 import json
 from pathlib import Path
 
-from eval.harness import DEFAULT_BASELINE, DEFAULT_GOLD, DEFAULT_THRESHOLDS, gate, run_cases, write_reports
+from eval.harness import (
+    DEFAULT_BASELINE,
+    DEFAULT_GOLD,
+    DEFAULT_THRESHOLDS,
+    gate,
+    load_baseline,
+    run_cases,
+    write_reports,
+)
 from rag.cli_llm import add_generator_args
 
 
@@ -65,6 +73,9 @@ def _cases(args, settings, out, err) -> int:
             args.gold, settings, generator=build_generator(settings, hooks=hooks), progress=progress
         )
     failures = gate(result, Path(args.thresholds), Path(args.baseline))
+    _, note = load_baseline(result, Path(args.baseline))
+    if note and not args.write_baseline:
+        err.print(f"[yellow]note[/] {note}", highlight=False)
     if args.report:
         path = write_reports(result, args.report, failures)
         err.print(f"report written to {path}", highlight=False)
@@ -75,7 +86,7 @@ def _cases(args, settings, out, err) -> int:
                     "means": result.means(),
                     **{
                         k: result.info[k]
-                        for k in ("settings_hash", "corpus_hash", "generator", "embedding_model")
+                        for k in ("settings_hash", "corpus_hash", "generator", "model", "embedding_model")
                     },
                 },
                 indent=2,

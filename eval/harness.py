@@ -140,6 +140,29 @@ def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, prog
 # --- gate ---------------------------------------------------------------------------------------
 
 
+def load_baseline(run: EvalRun, baseline_path: Path | None) -> tuple[dict, str | None]:
+    """The baseline's means when it was recorded with this run's generator and model, else a note.
+
+    A model's draft is not a regression of the extractive baseline (or of another model's): it
+    gets thresholds only until a baseline is recorded for it.
+    """
+    if not baseline_path or not Path(baseline_path).exists():
+        return {}, None
+    data = json.loads(Path(baseline_path).read_text(encoding="utf-8"))
+    theirs = (data.get("generator", "extractive"), data.get("model"))
+    ours = (run.info.get("generator", "extractive"), run.info.get("model"))
+    if theirs != ours:
+        return {}, (
+            f"baseline {baseline_path} was recorded with {_who(*theirs)}, this run used {_who(*ours)}: "
+            "regressions not checked (thresholds are); record one with --write-baseline --baseline FILE"
+        )
+    return data.get("means", {}), None
+
+
+def _who(generator: str, model: str | None) -> str:
+    return f"{generator} ({model})" if model else generator
+
+
 def gate(
     run: EvalRun, thresholds_path: Path = DEFAULT_THRESHOLDS, baseline_path: Path | None = DEFAULT_BASELINE
 ) -> list[str]:
@@ -157,9 +180,7 @@ def gate(
             if bad:
                 failures.append(f"{case.gold.case_id}: {metric.name} = {metric.value:g} ({metric.reason})")
     means = run.means()
-    baseline = {}
-    if baseline_path and Path(baseline_path).exists():
-        baseline = json.loads(Path(baseline_path).read_text(encoding="utf-8")).get("means", {})
+    baseline, _ = load_baseline(run, baseline_path)
     for name, rule in config.get("means", {}).items():
         value = means.get(name)
         if value is None:

@@ -114,3 +114,15 @@ def test_cli_eval_cases_check(corpus_settings, tmp_path, capsys):
     )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["failures"] == [] and out["means"]["verdict_accuracy"] == 1.0
+
+
+def test_baseline_of_another_generator_is_not_a_regression_target(tmp_path):
+    from eval.harness import EvalRun, load_baseline
+
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"means": {"verdict_accuracy": 1.0}, "generator": "extractive"}))
+    extractive = EvalRun([], {"generator": "extractive", "model": None})
+    assert load_baseline(extractive, path) == ({"verdict_accuracy": 1.0}, None)
+    model_run = EvalRun([], {"generator": "openai", "model": "m"})
+    means, note = load_baseline(model_run, path)
+    assert means == {} and "recorded with extractive, this run used openai (m)" in note

@@ -257,9 +257,26 @@ def test_eval_runs_with_the_model_and_records_it(capsys, workspace, llama_server
         "--generator", "openai", "--base-url", llama_server.base_url, "--report", str(tmp_path),
     )  # fmt: skip
     assert code == 0, err
+    assert "recorded with extractive, this run used openai (smollm2): regressions not checked" in err
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["generator"] == "openai" and info["model"] == "smollm2"
     assert info["prompt_versions"]["draft.user"] == load_prompt("draft.user").version
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert {r["case_id"] for r in rows} == {"mcas-001"}
     assert {"verdict_accuracy", "citation_validity", "unsupported_statements"} <= {r["name"] for r in rows}
+
+
+def test_a_case_whose_model_fails_does_not_stop_the_batch(corpus_parts, fault_proxy, tmp_path):
+    from eval.harness import run_cases
+    from rag.llm_draft import VERDICTS, OpenAIGenerator
+    from tests.conftest import small_llm
+
+    for name in ("mcas-001", "uv-001"):
+        shutil.copy(REPO / "eval" / "gold" / "cases" / f"{name}.yaml", tmp_path)
+    fault_proxy.queue("quota")  # the first case's only request
+    generator = OpenAIGenerator(small_llm(fault_proxy.url, response_format="json_object_schema"))
+    result = run_cases(tmp_path, corpus_parts[0], generator=generator)
+    by_case = {r.gold.case_id: r for r in result.cases}
+    assert "out of quota" in by_case["mcas-001"].error and by_case["mcas-001"].value("verdict_accuracy") == 0
+    assert by_case["uv-001"].error is None and by_case["uv-001"].verdict in VERDICTS
+    assert result.info["generator"] == "openai" and result.info["model"] == "smollm2"
