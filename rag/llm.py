@@ -49,7 +49,14 @@ OPENAI_URL = "https://api.openai.com/v1"
 FORMATS = ("json_schema", "json_object_schema", "json_object", "none")
 _FORMAT_REFUSAL = re.compile(r"response_format|json_schema|json_object|structured output", re.I)
 _RETRYABLE_STATUS = {408, 409, 429}
+_CONTEXT_OVERFLOW = re.compile(
+    r"context (?:length|window)|too many tokens|too long|exceeds? .{0,30}context", re.I
+)
 BACKOFF_BASE = 0.5  # seconds before the first retry (times 2**attempt, with jitter)
+
+
+class _EmptyStream(Exception):
+    """A 200 answer whose stream carried nothing at all."""
 
 
 class OutputProblem(ValueError):
@@ -124,6 +131,9 @@ class LLMClient:
         self.hooks = hooks or Hooks()
         self.sleep = sleep
         self._formats = list(FORMATS) if settings.response_format == "auto" else [settings.response_format]
+        self._token_param = "max_tokens"  # newer OpenAI models want max_completion_tokens
+        self._send_temperature = True  # reasoning models take only their default temperature
+        self._stream = settings.stream
 
     def _note(self, message: str) -> None:
         log.info(message)
@@ -141,6 +151,8 @@ class LLMClient:
                 content, finish = self._complete(messages, schema, fmt, name)
                 return ChatResult(content, finish, attempt + 1, fmt)
             except openai.APIStatusError as exc:
+                if self._adapt_parameters(exc):
+                    continue
                 if schema and self._refuses_format(exc) and len(self._formats) > 1:
                     dropped = self._formats.pop(0)
                     self._note(
@@ -149,6 +161,12 @@ class LLMClient:
                     )
                     continue
                 wait = self._status_wait(exc, attempt, retries)
+            except _EmptyStream:
+                # some servers (llama-cpp-python on a context overflow) answer 200 and stream nothing;
+                # the same request without streaming returns the real error
+                self._stream = False
+                self._note(f"the stream from {self.endpoint_host} ended empty; asking without streaming")
+                continue
             except openai.APITimeoutError as exc:
                 wait = self._transient_wait("timeout", exc, attempt, retries, LLMTimeoutError)
             except (openai.APIConnectionError, httpx.TransportError) as exc:
@@ -163,9 +181,10 @@ class LLMClient:
         kwargs: dict[str, Any] = {
             "model": self.settings.model,
             "messages": messages,
-            "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_output_tokens,
+            self._token_param: self.settings.max_output_tokens,
         }
+        if self._send_temperature:
+            kwargs["temperature"] = self.settings.temperature
         if schema and fmt == "json_schema":
             kwargs["response_format"] = {
                 "type": "json_schema",
@@ -175,7 +194,7 @@ class LLMClient:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
         elif schema and fmt == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
-        if not self.settings.stream:
+        if not self._stream:
             response = self.client.chat.completions.create(**kwargs)
             if not response.choices:
                 raise LLMError(f"{self.endpoint_host} returned no choices; check llm.model")
@@ -196,9 +215,33 @@ class LLMClient:
                     received += len(choice.delta.content)
                     self.hooks.on_text(received)
                 finish = choice.finish_reason or finish
+        if finish is None and not parts:
+            raise _EmptyStream
         if finish is None:
             raise httpx.RemoteProtocolError("the stream ended without a finish reason")
         return "".join(parts), finish
+
+    def _adapt_parameters(self, exc: openai.APIStatusError) -> bool:
+        """Follow a 400 that names a parameter this model wants differently; True to send again."""
+        if exc.status_code != 400:
+            return False
+        body = _body_text(exc)
+        if self._token_param == "max_tokens" and "max_completion_tokens" in body and "max_tokens" in body:
+            self._token_param = "max_completion_tokens"
+            self._note(f"{self.endpoint_host} wants max_completion_tokens instead of max_tokens; using it")
+            return True
+        if self._send_temperature and re.search(
+            r"temperature.{0,80}(?:unsupported|not support|only the default)|"
+            r"(?:unsupported|not support).{0,80}temperature",
+            body,
+            re.I | re.S,
+        ):
+            self._send_temperature = False
+            self._note(
+                f"{self.settings.model} takes only its default temperature; llm.temperature is not sent"
+            )
+            return True
+        return False
 
     @staticmethod
     def _refuses_format(exc: openai.APIStatusError) -> bool:
@@ -229,8 +272,14 @@ class LLMClient:
                 attempts=attempt + 1,
             ) from exc
         if status not in _RETRYABLE_STATUS and status < 500:
+            detail = _error_message(exc)
+            hint = (
+                "; the prompt is too long for the model: lower llm.context_tokens or llm.max_output_tokens"
+                if _CONTEXT_OVERFLOW.search(detail)
+                else ""
+            )
             raise LLMTransportError(
-                f"{host} rejected the request ({status}): {_body_text(exc)[:300]}",
+                f"{host} rejected the request ({status}): {detail[:300]}{hint}",
                 status=status,
                 attempts=attempt + 1,
             ) from exc
@@ -291,6 +340,14 @@ class LLMClient:
             trace.calls += 1
             trace.response_format = result.response_format
             raw = result.content
+            if result.finish_reason == "content_filter":
+                raise LLMOutputError(
+                    f"{self.endpoint_host}'s content filter stopped the model's {name}; not asked again "
+                    "(the same sources would be filtered again): review the case documents or use "
+                    "another endpoint",
+                    raw_output=raw,
+                    errors=["finish_reason content_filter"],
+                )
             if result.finish_reason == "length":
                 problem = (
                     f"the answer was cut off at the output limit ({self.settings.max_output_tokens} "
@@ -375,6 +432,12 @@ def _body_text(exc: openai.APIStatusError) -> str:
         return exc.response.text
     except (httpx.ResponseNotRead, AttributeError):
         return str(exc)
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+    return str(error.get("message") or _body_text(exc))
 
 
 def _is_quota(exc: openai.APIStatusError) -> bool:

@@ -61,7 +61,12 @@ class LLMSettings(BaseModel):
     )
     model: str | None = Field(None, description="Model name the endpoint serves.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    timeout: float = Field(120.0, gt=0, description="Seconds to wait for one answer.")
+    timeout: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds to wait for the server: for the whole answer, or while streaming, "
+        "between two pieces of it.",
+    )
     max_retries: int = Field(
         3, ge=0, le=10, description="Retries on 429, 5xx, timeouts and connection errors."
     )

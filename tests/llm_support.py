@@ -157,7 +157,10 @@ def start_llama_server(port: int | None = None, n_ctx: int = 8192, timeout: floa
 # The fault-injecting proxy
 
 FAULT_KINDS = frozenset(
-    {"rate_limit", "quota", "server_error", "timeout", "disconnect", "malformed", "truncated", "rewrite"}
+    {
+        *("rate_limit", "quota", "server_error", "reject"),
+        *("timeout", "disconnect", "malformed", "truncated", "rewrite"),
+    }
 )
 CONTENT_FAULTS = frozenset({"malformed", "truncated", "rewrite"})
 CHAT_PATH = "/v1/chat/completions"
@@ -171,13 +174,18 @@ class Fault:
 
     ``delay``: for "timeout" how long to hang before closing (0 means 5 s); for every other kind
     a pause before answering. ``retry_after``: the Retry-After header of "rate_limit".
-    ``rewrite``: content -> new content, for "rewrite".
+    ``rewrite``: content -> new content, for "rewrite". ``status`` and ``message``: the HTTP
+    status and error message of "reject" (a provider refusing the request as sent).
+    ``finish_reason``: for "rewrite", replaces the upstream's (e.g. "content_filter").
     """
 
     kind: str
     retry_after: float | None = None
     delay: float = 0.0
     rewrite: Callable[[str], str] | None = None
+    status: int = 400
+    message: str = "invalid request"
+    finish_reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -239,6 +247,8 @@ def _apply_content_fault(fault: Fault, completion: dict) -> None:
     elif fault.kind == "rewrite":
         assert fault.rewrite is not None
         message["content"] = fault.rewrite(content)
+        if fault.finish_reason:
+            choice["finish_reason"] = fault.finish_reason
 
 
 def _sse_chunks(completion: dict, include_usage: bool) -> list[dict]:
@@ -340,6 +350,10 @@ class _Handler(BaseHTTPRequestHandler):
             proxy._stopping.wait(fault.delay)
         if fault is not None and fault.kind == "disconnect":
             self._drop()
+            return
+        if fault is not None and fault.kind == "reject":
+            error = {"message": fault.message, "type": "invalid_request_error", "code": None}
+            self._send_json(fault.status, {"error": error})
             return
         if fault is not None and fault.kind in _ERROR_BODIES:
             status, payload = _ERROR_BODIES[fault.kind]

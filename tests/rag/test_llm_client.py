@@ -200,3 +200,50 @@ def test_the_api_key_reaches_the_endpoint_only_in_the_header(llama_server):
         proxy.queue(Fault("rewrite", rewrite=lambda c: c))  # pass-through; records the headers
         client(proxy.url, rec).chat(MESSAGES, schema=SCHEMA)
         assert proxy.chat_requests[0].headers["authorization"] == "Bearer sk-test-7f3a9c1e-do-not-log"
+
+
+def test_parameters_a_model_refuses_are_adapted_once(fault_proxy):
+    rec = Recorder()
+    fault_proxy.queue(
+        Fault("reject", message="Unsupported parameter: 'max_tokens' is not supported with this model. "
+              "Use 'max_completion_tokens' instead."),
+        Fault("reject", message="Unsupported value: 'temperature' does not support 0 with this model. "
+              "Only the default (1) value is supported."),
+    )  # fmt: skip
+    llm = client(fault_proxy.url, rec)
+    data, _ = llm.structured(MESSAGES, schema=SCHEMA, validate=check)
+    assert data["answer"] in ("yes", "no")
+    first, second, third = chat_bodies(fault_proxy)
+    assert "max_tokens" in first and "temperature" in first
+    assert "max_completion_tokens" in second and "max_tokens" not in second
+    assert "temperature" not in third and third["max_completion_tokens"] == 60
+    assert rec.waits == []  # adapting is not retrying
+    llm.chat(MESSAGES, schema=SCHEMA)  # remembered for the next request
+    assert "temperature" not in chat_bodies(fault_proxy)[-1]
+
+
+def test_prompt_too_long_for_the_real_server_says_what_to_lower(llama_server):
+    rec = Recorder()
+    long = [{"role": "user", "content": "word " * 12000}]  # the server's window is 8192 tokens
+    with pytest.raises(LLMTransportError, match="maximum context length.*lower llm.context_tokens") as info:
+        client(llama_server.base_url, rec).chat(long)
+    assert info.value.status == 400, rec.notes
+    # llama-cpp-python streams an empty 200 for this; the client asks again without streaming (the
+    # server may drop the kept-alive connection once: one retry) and reports the server's error
+    assert "ended empty; asking without streaming" in rec.notes[0] and info.value.attempts <= 2
+
+
+def test_content_filter_is_not_asked_again(fault_proxy):
+    rec = Recorder()
+    fault_proxy.queue(Fault("rewrite", rewrite=lambda content: "", finish_reason="content_filter"))
+    with pytest.raises(LLMOutputError, match="content filter stopped the model's draft; not asked again"):
+        client(fault_proxy.url, rec).structured(MESSAGES, schema=SCHEMA, validate=check)
+    assert len(fault_proxy.chat_requests) == 1
+
+
+def test_other_client_errors_are_reported_not_retried(fault_proxy):
+    rec = Recorder()
+    fault_proxy.queue(Fault("reject", status=422, message="messages: field required"))
+    with pytest.raises(LLMTransportError, match="rejected the request \\(422\\): messages: field required"):
+        client(fault_proxy.url, rec).chat(MESSAGES, schema=SCHEMA)
+    assert len(fault_proxy.chat_requests) == 1 and rec.waits == []
