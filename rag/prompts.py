@@ -23,7 +23,21 @@ from jinja2 import Environment, StrictUndefined, TemplateError, meta
 
 from ingest.errors import PromptError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+def _prompts_dir() -> Path:
+    """`prompts/` of the checkout (editable installs), else the copy a wheel puts in <prefix>/share."""
+    import sys
+
+    for candidate in (
+        Path(__file__).resolve().parent.parent / "prompts",
+        Path(sys.prefix) / "share" / "meddraft" / "prompts",
+    ):
+        if candidate.is_dir():
+            return candidate
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+PROMPTS_DIR = _prompts_dir()
 _ENV = Environment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
