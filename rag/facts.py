@@ -42,6 +42,7 @@ _NUMBER_WORDS = {
     "twelve": 12,
     "several": 3,
 }
+NUMBER_WORD = "|".join(w for w in _NUMBER_WORDS if w != "several")  # exact numbers, for patterns
 _UNIT_DAYS = {
     "day": 1,
     "week": 7,
@@ -52,7 +53,7 @@ _UNIT_DAYS = {
     "yr": 365.25,
 }
 _SPAN = re.compile(
-    r"(?<![\w/])(?P<n>\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several)"
+    rf"(?<![\w/])(?P<n>\d+(?:\.\d+)?|{NUMBER_WORD}|several)"
     r"(?:\s*(?:to|-|–)\s*\d+)?[\s-]*(?P<u>days?|weeks?|wks?|months?|mos?|years?|yrs?)\b(?![\s-]+(?:ago|later|after|apart|old))",
     re.I,
 )
@@ -96,11 +97,16 @@ def durations_days(text: str, as_of: date | None) -> list[float]:
     for m in _SPAN.finditer(text):
         if _NOT_DURATION_BEFORE.search(text[max(0, m.start() - 20) : m.start()]):
             continue
-        n = m.group("n").lower()
-        value = float(_NUMBER_WORDS.get(n, n)) if n in _NUMBER_WORDS else float(n)
+        value = number_value(m.group("n"))
         unit = re.sub(r"s$", "", m.group("u").lower())
         found.append(value * _UNIT_DAYS[unit])
     return found
+
+
+def number_value(text: str) -> float:
+    """'12', '2.5', 'twelve' or 'several' as a number."""
+    word = text.lower()
+    return float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word)
 
 
 def duration_days(value: float, unit: str) -> float:

@@ -16,7 +16,7 @@ from rag.checks.common import (
     quote,
     terms_of,
 )
-from rag.facts import CaseFacts, duration_days, durations_days
+from rag.facts import NUMBER_WORD, CaseFacts, duration_days, durations_days, number_value
 from rag.lexicon import class_members, test_names
 from rag.models import Evidence, Status
 from rag.policy import Node
@@ -140,13 +140,12 @@ def check_test(node: Node, facts: CaseFacts) -> Finding | None:
 
 _REQ_DURATION = re.compile(
     r"(?:at least|a minimum of|minimum of|for|over|after)\s+"
-    r"(\d+(?:\.\d+)?|one|two|three|four|six|eight|twelve)\s*(?:consecutive\s+)?(days?|weeks?|months?|years?)",
+    rf"(\d+(?:\.\d+)?|{NUMBER_WORD})\s*(?:consecutive\s+)?(days?|weeks?|months?|years?)",
     re.I,
 )
 THERAPY_WORDS = re.compile(
     r"inadequate response|failure|failed|despite|intoleran|trial of|refractory|response to", re.I
 )
-_WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8, "twelve": 12}
 
 
 def required_phrase(text: str) -> str:
@@ -159,8 +158,7 @@ def required_days(text: str) -> float | None:
     m = _REQ_DURATION.search(text)
     if not m:
         return None
-    n = m.group(1).lower()
-    return duration_days(float(_WORDNUM.get(n, n) if n in _WORDNUM else n), m.group(2))
+    return duration_days(number_value(m.group(1)), m.group(2))
 
 
 def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:

@@ -12,7 +12,7 @@ from rag.checks.common import (
     quote,
     terms_of,
 )
-from rag.facts import CaseFacts
+from rag.facts import NUMBER_WORD, CaseFacts, number_value
 from rag.models import Evidence, Status
 from rag.policy import Node
 
@@ -153,9 +153,7 @@ def _with_condition(text: str, facts: CaseFacts) -> Finding | None:
     return Finding("insufficient", f"none of {', '.join(options)} is documented.", [], "threshold")
 
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
-_COUNT_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_COUNT_WORD = rf"(\d+|{NUMBER_WORD})"
 
 
 def _count_noun(after: str) -> str | None:
@@ -173,8 +171,7 @@ def _check_count(text: str, noun: str, op: str, limit: float, facts: CaseFacts) 
     best = None
     for s in facts.sentences:
         for m in pattern.finditer(s.text):
-            raw = m.group(1).lower()
-            value = float(_NUMBER_WORDS.get(raw, raw)) if raw in _NUMBER_WORDS else float(raw)
+            value = number_value(m.group(1))
             overlap = len(keywords & {w.lower() for w in re.findall(r"[A-Za-z]{5,}", s.text)})
             if best is None or (overlap, value) > (best[0], best[1]):
                 best = (overlap, value, s)
