@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from ingest.errors import LLMOutputError
 from rag.settings import Settings
@@ -50,7 +51,7 @@ def drafting(err: Console, settings: Settings, what: str = "drafting"):
             status.update(f"{label}: {received:,} characters received")
 
         def on_note(message: str) -> None:
-            err.print(f"[yellow]note[/] {message}", highlight=False)
+            err.print(f"[yellow]note[/] {escape(message)}", highlight=False)
 
         yield Hooks(on_text=on_text, on_note=on_note)
 

@@ -90,8 +90,6 @@ def ask_once(store: SessionStore, session: str, question: str, settings, hooks=N
             store=vector_store,
             retriever=retriever,
             llm=LLMClient(settings.llm, hooks=hooks),
-            context_tokens=settings.llm.context_tokens,
-            text_max_chars=settings.llm.text_max_chars,
         )
     else:
         result = answer(assessment, question, store=vector_store, retriever=retriever)

@@ -23,7 +23,7 @@ from rag.models import (
 )
 from rag.policy import core_phrase
 from rag.safety import looks_like_instruction
-from rag.sources import text_sentences
+from rag.sources import first_sentence, text_sentences
 
 _RESULT = re.compile(
     r"\d+(?:\.\d+)?\s*%|\bresponse|\bremission|\bimprov|\breduc|\bmost common|\bmedian", re.I
@@ -219,7 +219,7 @@ class ExtractiveGenerator:
             for c in analysis.deciding:
                 bullets.append(
                     Bullet(
-                        text=f"{_short(c.text.rstrip(':'), 80)}: {_first(c.rationale)}",
+                        text=f"{_short(c.text.rstrip(':'), 80)}: {first_sentence(c.rationale)}",
                         chunk_ids=[e.chunk_id for e in c.evidence[:3]],
                         computed=c.computed,
                     )
@@ -282,7 +282,8 @@ def summary(analysis: Analysis) -> str:
     if policy:
         head += f" under {policy.doc.title}" + (f" ({policy.section.title})" if policy.section else "")
     reasons = [
-        f"{_short(c.text.rstrip(':'), 70)} ({c.status.replace('_', ' ')}): {_first(c.rationale).rstrip('.')}"
+        f"{_short(c.text.rstrip(':'), 70)} ({c.status.replace('_', ' ')}): "
+        f"{first_sentence(c.rationale).rstrip('.')}"
         for c in analysis.deciding[:4]
     ]
     if reasons:
@@ -326,10 +327,6 @@ def _gaps(criteria: list[Criterion]) -> list[Criterion]:
 
 def _short(text: str, size: int = 70) -> str:
     return text if len(text) <= size else text[: size - 1].rstrip() + "…"
-
-
-def _first(text: str) -> str:
-    return _short(re.split(r"(?<=[.)])\s+(?=[A-Z])", text)[0], 200)
 
 
 def _numbers(text: str) -> list[str]:

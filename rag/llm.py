@@ -42,6 +42,7 @@ from ingest.errors import (
 )
 from rag.prompts import load_prompt
 from rag.settings import LLMSettings
+from rag.structured import OutputProblem, strip_fences
 
 log = logging.getLogger("meddraft.llm")
 T = TypeVar("T")
@@ -57,10 +58,6 @@ BACKOFF_BASE = 0.5  # seconds before the first retry (times 2**attempt, with jit
 
 class _EmptyStream(Exception):
     """A 200 answer whose stream carried nothing at all."""
-
-
-class OutputProblem(ValueError):
-    """Raised by a validator: the text goes back to the model in a re-ask."""
 
 
 def build_client(settings: LLMSettings) -> openai.OpenAI:
@@ -375,27 +372,6 @@ class LLMClient:
         )
 
 
-def parse_json(text: str) -> Any:
-    """JSON or an `OutputProblem` that says where it broke.
-
-    Raw control characters inside strings (a newline in a statement, which some servers' JSON
-    grammars let through) are accepted; everything else must be valid JSON.
-    """
-    try:
-        return json.loads(text, strict=False)
-    except json.JSONDecodeError as exc:
-        raise OutputProblem(
-            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            "return one JSON object and nothing else"
-        ) from exc
-
-
-def strip_fences(text: str) -> str:
-    """Drop a ```json fence some models wrap around JSON when no JSON mode is available."""
-    match = re.fullmatch(r"\s*```(?:json)?\s*(.*?)\s*```\s*", text, re.S)
-    return match.group(1) if match else text.strip()
-
-
 def _strict(schema: Any) -> Any:
     """The schema without keywords strict JSON-schema mode rejects (string lengths)."""
     if isinstance(schema, dict):
@@ -434,15 +410,19 @@ def _body_text(exc: openai.APIStatusError) -> str:
         return str(exc)
 
 
-def _error_message(exc: openai.APIStatusError) -> str:
+def _error(exc: openai.APIStatusError) -> dict:
+    """The error object of an error answer (the SDK unwraps `{"error": {...}}` most of the time)."""
     body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body.get("error", body), dict) else body
-    return str(error.get("message") or _body_text(exc))
+    inner = body.get("error")
+    return inner if isinstance(inner, dict) else body
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    return str(_error(exc).get("message") or _body_text(exc))
 
 
 def _is_quota(exc: openai.APIStatusError) -> bool:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+    error = _error(exc)
     message = str(error.get("message", "")).lower()
     codes = (str(error.get("code")), str(error.get("type")))
     return "insufficient_quota" in codes or ("quota" in message and "exceeded" in message)

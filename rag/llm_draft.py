@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from rag.analysis import Analysis
-from rag.llm import Hooks, LLMClient, OutputProblem, Trace, parse_json
+from rag.citations import numbers_in
+from rag.llm import Hooks, LLMClient, Trace
 from rag.models import (
     SECTION_TITLES,
     Assessment,
@@ -29,47 +31,49 @@ from rag.models import (
     VerdictInfo,
     flatten,
 )
-from rag.prompts import load_prompt
+from rag.prompts import chat_messages, versions
 from rag.settings import LLMSettings
-from rag.sourcekeys import SourceSet, build_sources, draft_items, split_inline_keys
+from rag.sourcekeys import SourceSet, build_sources, draft_items
+from rag.sources import first_sentence
+from rag.structured import (
+    Out,
+    OutputProblem,
+    Statement,
+    bind_citations,
+    citations_schema,
+    json_object,
+    parse_model,
+    statement_schema,
+)
 
 PROMPTS = ["draft.system", "draft.user", "reask"]
-STATUSES = ["met", "not_met", "insufficient"]
-VERDICTS = ["indicated", "not_indicated", "insufficient_information"]
+STATUSES = list(get_args(Status))
+VERDICTS = list(get_args(Verdict))
 
 
 # --- what the model returns ---------------------------------------------------------------------
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BulletOut(_Out):
-    text: str = Field(min_length=1, description="One statement, in plain words.")
-    citations: list[str] = Field(min_length=1, description="Keys of the sources that support it.")
-
-
-class CriterionOut(_Out):
+class CriterionOut(Out):
     status: Status
     rationale: str = Field(min_length=1)
     citations: list[str] = Field(default_factory=list)
 
 
-class VerdictOut(_Out):
+class VerdictOut(Out):
     label: Verdict
     summary: str = Field(min_length=1)
 
 
-class SectionsOut(_Out):
-    evidence: list[BulletOut] = Field(default_factory=list)
-    patient_context: list[BulletOut] = Field(default_factory=list)
-    dosing: list[BulletOut] = Field(default_factory=list)
-    pitfalls: list[BulletOut] = Field(default_factory=list)
-    recommendation: list[BulletOut] = Field(default_factory=list)
+class SectionsOut(Out):
+    evidence: list[Statement] = Field(default_factory=list)
+    patient_context: list[Statement] = Field(default_factory=list)
+    dosing: list[Statement] = Field(default_factory=list)
+    pitfalls: list[Statement] = Field(default_factory=list)
+    recommendation: list[Statement] = Field(default_factory=list)
 
 
-class DraftOut(_Out):
+class DraftOut(Out):
     verdict: VerdictOut
     criteria: dict[str, CriterionOut] = Field(default_factory=dict)
     sections: SectionsOut
@@ -78,42 +82,35 @@ class DraftOut(_Out):
 def draft_schema(keys: list[str], criterion_ids: list[str], settings: LLMSettings) -> dict:
     """JSON schema of `DraftOut` for this draft: keys and criterion ids as enums, sizes bounded."""
     text = {"type": "string", "maxLength": settings.text_max_chars}
-    cites = {"type": "array", "items": {"type": "string", "enum": keys}, "minItems": 1, "maxItems": 4}
-    bullet = _object({"text": text, "citations": cites})
-    criterion = _object(
-        {"status": {"type": "string", "enum": STATUSES}, "rationale": text, "citations": cites}
-    )
-    sections = _object(
-        {
-            key: {"type": "array", "items": bullet, "minItems": 1, "maxItems": settings.bullets_per_section}
-            for key in SECTION_TITLES
-        }
-    )
-    return _object(
-        {
-            "verdict": _object({"label": {"type": "string", "enum": VERDICTS}, "summary": text}),
-            "criteria": _object({cid: criterion for cid in criterion_ids}),
-            "sections": sections,
-        }
-    )
-
-
-def _object(properties: dict) -> dict:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
+    bullets = {
+        "type": "array",
+        "items": statement_schema(keys, settings.text_max_chars),
+        "minItems": 1,
+        "maxItems": settings.bullets_per_section,
     }
+    criterion = json_object(
+        {
+            "status": {"type": "string", "enum": STATUSES},
+            "rationale": text,
+            "citations": citations_schema(keys),
+        }
+    )
+    return json_object(
+        {
+            "verdict": json_object({"label": {"type": "string", "enum": VERDICTS}, "summary": text}),
+            "criteria": json_object(dict.fromkeys(criterion_ids, criterion)),
+            "sections": json_object(dict.fromkeys(SECTION_TITLES, bullets)),
+        }
+    )
 
 
 def shape_hint(criterion_ids: list[str]) -> str:
     """The expected JSON, written out for models without schema support (and as a reminder)."""
-    criterion = {"status": "met | not_met | insufficient", "rationale": "...", "citations": ["S1"]}
+    criterion = {"status": " | ".join(STATUSES), "rationale": "...", "citations": ["S1"]}
     bullet = [{"text": "...", "citations": ["S1"]}]
     shape = {
         "verdict": {"label": " | ".join(VERDICTS), "summary": "..."},
-        "criteria": {cid: criterion for cid in criterion_ids},
+        "criteria": dict.fromkeys(criterion_ids, criterion),
         "sections": dict.fromkeys(SECTION_TITLES, bullet),
     }
     return json.dumps(shape, indent=1)
@@ -121,11 +118,7 @@ def shape_hint(criterion_ids: list[str]) -> str:
 
 def validate_draft(text: str, sources: SourceSet, criterion_ids: list[str]) -> DraftOut:
     """Parse and check the model's answer; `OutputProblem` says what to fix."""
-    data = parse_json(text)
-    try:
-        draft = DraftOut.model_validate(data)
-    except ValidationError as exc:
-        raise OutputProblem(f"the JSON does not match the schema: {schema_errors(exc)}") from exc
+    draft = parse_model(text, DraftOut)
     problems = []
     unknown_ids = sorted(set(draft.criteria) - set(criterion_ids))
     missing_ids = [c for c in criterion_ids if c not in draft.criteria]
@@ -133,31 +126,18 @@ def validate_draft(text: str, sources: SourceSet, criterion_ids: list[str]) -> D
         problems.append(f"criteria has unknown id(s) {', '.join(unknown_ids)}")
     if missing_ids:
         problems.append(f"criteria is missing id(s) {', '.join(missing_ids)}")
-    cited: list[str] = []
-    for item in [*draft.criteria.values(), *_bullets(draft)]:
-        field = "rationale" if isinstance(item, CriterionOut) else "text"
-        clean, inline = split_inline_keys(" ".join(getattr(item, field).split()))
-        setattr(item, field, clean)
-        item.citations = list(dict.fromkeys([*item.citations, *inline]))
-        cited += item.citations
-    unknown = sorted(set(sources.unknown(cited)), key=lambda k: (len(k), k))
-    if unknown:
-        problems.append(
-            f"unknown source key(s) {', '.join(unknown)}; cite only {sources.keys[0]} to {sources.keys[-1]}"
-        )
+    for problem in (
+        bind_citations(list(draft.criteria.values()), "rationale", sources),
+        bind_citations(_bullets(draft), "text", sources),
+    ):
+        if problem and problem not in problems:
+            problems.append(problem)
     if problems:
         raise OutputProblem("; ".join(problems))
     return draft
 
 
-def schema_errors(exc: ValidationError, limit: int = 8) -> str:
-    errors = exc.errors()
-    items = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in errors[:limit]]
-    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
-    return "; ".join(items) + more
-
-
-def _bullets(draft: DraftOut) -> list[BulletOut]:
+def _bullets(draft: DraftOut) -> list[Statement]:
     return [b for key in SECTION_TITLES for b in getattr(draft.sections, key)]
 
 
@@ -174,7 +154,7 @@ class OpenAIGenerator:
         self.llm = client or LLMClient(settings, hooks=hooks)
         self.model = self.llm.model
         self.endpoint_host = self.llm.endpoint_host
-        self.prompt_versions = {n: load_prompt(n).version for n in PROMPTS}
+        self.prompt_versions = versions(PROMPTS)
         self.last_trace: Trace | None = None
 
     def generate(
@@ -182,18 +162,13 @@ class OpenAIGenerator:
     ) -> Assessment:
         sources = build_sources(draft_items(hits, analysis), self.settings.context_tokens)
         ids = [c.id for c in flatten(analysis.criteria)]
-        messages = [
-            {"role": "system", "content": load_prompt("draft.system").render()},
-            {
-                "role": "user",
-                "content": load_prompt("draft.user").render(
-                    question=question,
-                    analysis=analysis_text(analysis, sources),
-                    sources=sources.render(),
-                    shape=shape_hint(ids),
-                ),
-            },
-        ]
+        messages = chat_messages(
+            "draft",
+            question=question,
+            analysis=analysis_text(analysis, sources),
+            sources=sources.render(),
+            shape=shape_hint(ids),
+        )
         draft, trace = self.llm.structured(
             messages,
             schema=draft_schema(sources.keys, ids, self.settings),
@@ -259,7 +234,7 @@ def to_assessment(
                 Flag(
                     kind="disagreement",
                     message=f"Criterion {criterion.id}: the model says {out.status}, the deterministic "
-                    f"analysis says {criterion.status} ({_first(criterion.rationale)}). "
+                    f"analysis says {criterion.status} ({first_sentence(criterion.rationale)}). "
                     "Check the evidence before relying on either.",
                     chunk_ids=[e.chunk_id for e in criterion.evidence[:2]],
                 )
@@ -268,7 +243,8 @@ def to_assessment(
         criterion.status = out.status
         criterion.rationale = out.rationale
         criterion.evidence = [_evidence(cid, sources, quotes) for cid in sources.chunk_ids(out.citations)]
-    if draft.verdict.label != analysis.verdict:
+    agree = draft.verdict.label == analysis.verdict
+    if not agree:
         flags.insert(
             0,
             Flag(
@@ -278,7 +254,6 @@ def to_assessment(
                 "marked as disagreeing before signing.",
             ),
         )
-    agree = draft.verdict.label == analysis.verdict
     computed = _analysis_numbers(analysis)
     sections = [
         Section(
@@ -319,15 +294,8 @@ def _evidence(chunk_id: str, sources: SourceSet, quotes: dict[str, Evidence]) ->
 
 def _analysis_numbers(analysis: Analysis) -> list[str]:
     """Numbers the analysis derived and the draft shows (dose arithmetic, durations, ages)."""
-    texts = [c.arithmetic for c in analysis.dosing.comparators]
-    texts += [str(c.mg_per_28_days) for c in analysis.dosing.comparators if c.mg_per_28_days]
-    if analysis.dosing.requested:
-        texts += [analysis.dosing.requested.arithmetic, str(analysis.dosing.requested.mg_per_28_days)]
-    numbers = [n for t in texts for n in re.findall(r"\d+(?:\.\d+)?", t.replace(",", ""))]
-    numbers += [n for c in flatten(analysis.criteria) for n in c.computed]
-    return list(dict.fromkeys(n.removesuffix(".0") for n in numbers))
-
-
-def _first(text: str) -> str:
-    first = re.split(r"(?<=[.)])\s+(?=[A-Z])", text.strip())[0]
-    return first if len(first) <= 200 else first[:199] + "…"
+    dosing = analysis.dosing
+    shown = [dosing.requested, *dosing.comparators] if dosing.requested else dosing.comparators
+    texts = [f"{d.arithmetic} {d.mg_per_28_days or ''}" for d in shown]
+    numbers = set().union(*(numbers_in(t) for t in texts))
+    return sorted(numbers | {n for c in flatten(analysis.criteria) for n in c.computed})

@@ -8,75 +8,44 @@ statements cite keys, which are bound to chunks, numbered with the draft's own r
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ingest.store import Store
 from rag.citations import ChunkInfo, statement_problem
 from rag.followup import NOT_FOUND, Answer, AnswerPart, Numbering
-from rag.llm import LLMClient, OutputProblem, parse_json
-from rag.llm_draft import _Out, schema_errors
+from rag.llm import LLMClient
 from rag.models import Assessment, flatten
-from rag.prompts import load_prompt
+from rag.prompts import chat_messages
 from rag.retrieve import Retriever
-from rag.sourcekeys import SourceSet, build_sources, split_inline_keys
+from rag.sourcekeys import SourceSet, build_sources
+from rag.structured import (
+    Out,
+    OutputProblem,
+    Statement,
+    bind_citations,
+    json_object,
+    parse_model,
+    statement_schema,
+)
 
-PROMPTS = ["followup.system", "followup.user", "reask"]
 
-
-class StatementOut(_Out):
-    text: str = Field(min_length=1)
-    citations: list[str] = Field(min_length=1)
-
-
-class FollowupOut(_Out):
+class FollowupOut(Out):
     found: bool
-    statements: list[StatementOut] = Field(default_factory=list)
+    statements: list[Statement] = Field(default_factory=list)
 
 
 def followup_schema(keys: list[str], text_max_chars: int) -> dict:
-    statement = {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string", "maxLength": text_max_chars},
-            "citations": {
-                "type": "array",
-                "items": {"type": "string", "enum": keys},
-                "minItems": 1,
-                "maxItems": 4,
-            },
-        },
-        "required": ["text", "citations"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "found": {"type": "boolean"},
-            "statements": {"type": "array", "items": statement, "maxItems": 5},
-        },
-        "required": ["found", "statements"],
-        "additionalProperties": False,
-    }
+    statements = {"type": "array", "items": statement_schema(keys, text_max_chars), "maxItems": 5}
+    return json_object({"found": {"type": "boolean"}, "statements": statements})
 
 
 SHAPE = '{"found": true, "statements": [{"text": "...", "citations": ["S1"]}]}'
 
 
 def validate_followup(text: str, sources: SourceSet) -> FollowupOut:
-    try:
-        out = FollowupOut.model_validate(parse_json(text))
-    except ValidationError as exc:
-        raise OutputProblem(f"the JSON does not match the schema: {schema_errors(exc)}") from exc
-    cited = []
-    for statement in out.statements:
-        statement.text, inline = split_inline_keys(" ".join(statement.text.split()))
-        statement.citations = list(dict.fromkeys([*statement.citations, *inline]))
-        cited += statement.citations
-    unknown = sorted(set(sources.unknown(cited)))
-    if unknown:
-        raise OutputProblem(
-            f"unknown source key(s) {', '.join(unknown)}; cite only {sources.keys[0]} to {sources.keys[-1]}"
-        )
+    out = parse_model(text, FollowupOut)
+    if problem := bind_citations(out.statements, "text", sources):
+        raise OutputProblem(problem)
     if out.found and not out.statements:
         raise OutputProblem('"found" is true but there are no statements')
     return out
@@ -90,32 +59,25 @@ def answer_with_model(
     store: Store,
     retriever: Retriever,
     llm: LLMClient,
-    context_tokens: int,
-    text_max_chars: int,
     k: int = 10,
 ) -> Answer:
     """The model's answer to a follow-up, cited with the session's numbers and verified."""
     chunks = _session_chunks(assessment, question, store, retriever, k)
     sources = build_sources(
         [(c.chunk_id, c.doc_id, c.meta.get("kind", ""), c.meta.get("title", ""), c.text) for c in chunks],
-        context_tokens,
+        llm.settings.context_tokens,
     )
-    messages = [
-        {"role": "system", "content": load_prompt("followup.system").render()},
-        {
-            "role": "user",
-            "content": load_prompt("followup.user").render(
-                draft=draft_text(assessment),
-                history=history_text(history),
-                sources=sources.render(),
-                question=question,
-                shape=SHAPE,
-            ),
-        },
-    ]
+    messages = chat_messages(
+        "followup",
+        draft=draft_text(assessment),
+        history=history_text(history),
+        sources=sources.render(),
+        question=question,
+        shape=SHAPE,
+    )
     out, _ = llm.structured(
         messages,
-        schema=followup_schema(sources.keys, text_max_chars),
+        schema=followup_schema(sources.keys, llm.settings.text_max_chars),
         validate=lambda text: validate_followup(text, sources),
         name="answer",
     )

@@ -116,3 +116,11 @@ def all_prompts(directory: Path = PROMPTS_DIR) -> list[Prompt]:
 def versions(names: list[str]) -> dict[str, int]:
     """`{name: version}` for the run record."""
     return {n: load_prompt(n).version for n in names}
+
+
+def chat_messages(task: str, **values: object) -> list[dict]:
+    """The system prompt `<task>.system` and the user prompt `<task>.user` filled with `values`."""
+    return [
+        {"role": "system", "content": load_prompt(f"{task}.system").render()},
+        {"role": "user", "content": load_prompt(f"{task}.user").render(**values)},
+    ]

@@ -58,9 +58,7 @@ class SourceSet:
         )
 
 
-def build_sources(
-    items: list[tuple[str, str, str, str, str]], budget_tokens: int, start: int = 1
-) -> SourceSet:
+def build_sources(items: list[tuple[str, str, str, str, str]], budget_tokens: int) -> SourceSet:
     """Key (chunk_id, doc_id, kind, title, text) items in order until the token budget is spent.
 
     The first item is always kept; tokens are estimated at four characters each.
@@ -77,7 +75,7 @@ def build_sources(
             continue
         used += cost
         seen.add(chunk_id)
-        sources.append(Source(f"S{start + len(sources)}", chunk_id, doc_id, kind, title, clean))
+        sources.append(Source(f"S{len(sources) + 1}", chunk_id, doc_id, kind, title, clean))
     return SourceSet(sources)
 
 
@@ -98,39 +96,32 @@ def split_inline_keys(text: str) -> tuple[str, list[str]]:
 def draft_items(hits: list[Hit], analysis: Analysis) -> list[tuple[str, str, str, str, str]]:
     """What a draft's model reads, most important first.
 
-    The chunks the analysis decided on (criteria evidence, the request, dose comparators, the
-    policy section), then the retrieved hits by fused score.
+    The chunks the analysis decided on (criteria evidence, deciding criteria first; the request;
+    the policy section; dose comparators), then the retrieved hits by fused score. Never a chunk
+    of another case, whatever retrieval returned.
     """
-    docs = _docs(analysis)
-    chunks = {cid: (doc, text) for doc in docs for cid, text in _chunk_texts(doc)}
-    wanted: list[str] = []
+    known = {
+        cid: (cid, doc.doc_id, doc.kind, doc.title, doc.text[start:end])
+        for doc in _docs(analysis)
+        for start, end, cid, _ in doc.spans
+    }
+    ranked = sorted(hits, key=lambda h: -h.score)
+    for hit in ranked:
+        if hit.case_id in (None, analysis.case_id):
+            known.setdefault(hit.chunk_id, (hit.chunk_id, hit.doc_id, hit.kind, hit.title, hit.text))
     deciding = {c.id for c in analysis.deciding}
-    ordered = sorted(flatten(analysis.criteria), key=lambda c: c.id not in deciding)
-    wanted += [e.chunk_id for c in ordered for e in c.evidence]
+    wanted = [
+        e.chunk_id
+        for c in sorted(flatten(analysis.criteria), key=lambda c: c.id not in deciding)
+        for e in c.evidence
+    ]
     wanted += analysis.request.source_chunk_ids
     if analysis.policy and analysis.policy.section:
-        section = analysis.policy.section
-        doc = analysis.policy.doc
-        wanted += [cid for s, e, cid, _ in doc.spans if s < section.heading.end and e > section.heading.start]
-    items = []
-    for cid in wanted:
-        if cid in chunks:
-            doc, text = chunks[cid]
-            items.append((cid, doc.doc_id, doc.kind, doc.title, text))
-    for comparator in analysis.dosing.comparators:
-        for cid in comparator.chunk_ids:
-            if cid in chunks:
-                doc, text = chunks[cid]
-                items.append((cid, doc.doc_id, doc.kind, doc.title, text))
-            else:
-                hit = next((h for h in hits if h.chunk_id == cid), None)
-                if hit:
-                    items.append((cid, hit.doc_id, hit.kind, hit.title, hit.text))
-    for hit in sorted(hits, key=lambda h: -h.score):
-        if hit.case_id not in (None, analysis.case_id):
-            continue  # never another patient's notes, whatever retrieval returned
-        items.append((hit.chunk_id, hit.doc_id, hit.kind, hit.title, hit.text))
-    return items
+        heading = analysis.policy.section.heading
+        wanted += [cid for s, e, cid, _ in analysis.policy.doc.spans if s < heading.end and e > heading.start]
+    wanted += [cid for comparator in analysis.dosing.comparators for cid in comparator.chunk_ids]
+    wanted += [hit.chunk_id for hit in ranked]
+    return [known[cid] for cid in wanted if cid in known]
 
 
 def _docs(analysis: Analysis) -> list[SourceDoc]:
@@ -140,10 +131,6 @@ def _docs(analysis: Analysis) -> list[SourceDoc]:
     if analysis.label_doc:
         docs.append(analysis.label_doc)
     return docs
-
-
-def _chunk_texts(doc: SourceDoc) -> list[tuple[str, str]]:
-    return [(cid, doc.text[start:end]) for start, end, cid, _ in doc.spans]
 
 
 def _attr(text: str) -> str:

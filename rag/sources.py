@@ -161,6 +161,12 @@ def literature_catalogue(store: Store, kinds: list[str]) -> list[dict]:
     return [c.metadata | {"first_text": c.text} for c in store.get(where=where)]
 
 
+def first_sentence(text: str, size: int = 200) -> str:
+    """The first sentence of a rationale, cut to `size` characters."""
+    first = re.split(r"(?<=[.)])\s+(?=[A-Z])", text.strip())[0]
+    return first if len(first) <= size else first[: size - 1].rstrip() + "…"
+
+
 def text_sentences(text: str) -> list[str]:
     """Readable sentences of a passage (list markers, emphasis and table pipes removed).
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal, NamedTuple, overload
 
 from ingest.errors import MeddraftError
-from rag.models import Assessment, Criterion, Reference, Section
+from rag.models import SECTION_TITLES, Assessment, Criterion, Reference, Section
 
 Format = Literal["md", "json", "html", "docx"]
 FORMATS: tuple[Format, ...] = ("md", "json", "html", "docx")
@@ -27,13 +27,7 @@ STATUS_BADGES: dict[str, str] = {
     "insufficient": "INSUFFICIENT",
 }
 LOGIC_WORDS: dict[str, str] = {"all": "all of the following", "any": "one of the following"}
-SECTION_ORDER: tuple[str, ...] = (
-    "evidence",
-    "patient_context",
-    "dosing",
-    "pitfalls",
-    "recommendation",
-)
+SECTION_ORDER: tuple[str, ...] = tuple(SECTION_TITLES)  # evidence ... recommendation
 DOSING_TITLE = "Dose comparison"
 DOSING_COLUMNS: tuple[str, ...] = ("Regimen", "Dose", "mg / 28 days", "Arithmetic", "Sources")
 _SMALL_WORDS = frozenset(

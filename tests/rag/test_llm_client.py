@@ -12,7 +12,8 @@ import time
 import pytest
 
 from ingest.errors import LLMOutputError, LLMQuotaError, LLMRateLimitError, LLMTimeoutError, LLMTransportError
-from rag.llm import Hooks, LLMClient, OutputProblem, parse_json
+from rag.llm import Hooks, LLMClient
+from rag.structured import OutputProblem, parse_json
 from tests.conftest import small_llm
 from tests.llm_support import Fault
 

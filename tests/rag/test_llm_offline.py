@@ -11,10 +11,11 @@ import httpx
 import pytest
 
 from ingest.errors import ConfigError
-from rag.llm import OutputProblem, _retry_after, build_client, strip_fences
+from rag.llm import _retry_after, build_client
 from rag.llm_draft import draft_schema, validate_draft
 from rag.settings import LLMSettings, load_settings
 from rag.sourcekeys import WITHHELD, build_sources, defuse, split_inline_keys
+from rag.structured import OutputProblem, strip_fences
 from tests.conftest import TEST_KEY
 
 
