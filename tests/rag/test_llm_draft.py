@@ -8,8 +8,11 @@ disagreements shown, re-asks, failures that keep the raw output, and no request 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,23 +60,25 @@ def run(capsys, workspace: Path, *args: str, reasks: int = 1) -> tuple[int, str,
 
 @pytest.fixture(scope="module")
 def cli_draft(workspace, llama_server):
-    """One `meddraft assess --generator openai` run through a pass-through proxy."""
-    with FaultProxy(llama_server.root) as proxy, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OPENAI_API_KEY", TEST_KEY)
-        out = workspace / "draft.json"
-        import contextlib
-        import io
+    """One `meddraft assess --generator openai` run through a pass-through proxy.
 
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            code = main(
-                [
-                    "assess", DEMO_Q, "--case", "mcas-001", "--format", "json", "--out", str(out),
-                    "--generator", "openai", "--base-url", proxy.url,
-                    "--store", str(workspace / "store"), "--config", str(workspace / "reasks1.toml"),
-                ]
-            )  # fmt: skip
-        return code, out, err.getvalue(), list(proxy.chat_requests)
+    In its own process, as a user runs it: the key comes from the environment, and the store is
+    opened by a process that has sent nothing to a model yet (see the README on Chroma's
+    length.bin, which can persist freed process memory).
+    """
+    with FaultProxy(llama_server.root) as proxy:
+        out = workspace / "draft.json"
+        env = {**os.environ, "OPENAI_API_KEY": TEST_KEY, "ANONYMIZED_TELEMETRY": "False"}
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "rag.cli",
+                "assess", DEMO_Q, "--case", "mcas-001", "--format", "json", "--out", str(out),
+                "--generator", "openai", "--base-url", proxy.url,
+                "--store", str(workspace / "store"), "--config", str(workspace / "reasks1.toml"),
+            ],
+            env=env, capture_output=True, text=True, cwd=REPO, timeout=900,
+        )  # fmt: skip
+        return done.returncode, out, done.stderr, list(proxy.chat_requests)
 
 
 def test_cli_draft_is_schema_valid_and_records_provenance(cli_draft, llama_server):
