@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import MeddraftError
+from rag import MeddraftError
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA_ENV = "MEDDRAFT_SHARED_DATA"

@@ -14,9 +14,9 @@ from eval.harness import (
     gate,
     load_baseline,
     run_cases,
-    write_reports,
 )
-from rag.cli_llm import add_generator_args
+from eval.report import write_reports
+from rag import add_generator_args
 
 
 def register(sub, common: argparse.ArgumentParser) -> dict:
@@ -65,10 +65,9 @@ def _cases(args, settings, out, err) -> int:
             f"{mark} {result.gold.case_id:<12} {result.verdict:<26} {result.seconds:.2f} s", highlight=False
         )
 
-    from rag.cli_llm import drafting
-    from rag.components import build_generator
+    from rag import build_generator, spinner
 
-    with drafting(err, settings, "evaluating") as hooks:
+    with spinner(err, settings, "evaluating") as hooks:
         result = run_cases(
             args.gold, settings, generator=build_generator(settings, hooks=hooks), progress=progress
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest.errors import MeddraftError
+from rag import MeddraftError
 
 
 class GoldCriterion(BaseModel):

@@ -30,11 +30,7 @@ from eval.metrics import (
     unsupported_numbers,
     verdict_accuracy,
 )
-from ingest.errors import MeddraftError
-from rag.assess import assess
-from rag.components import build_embedder, build_generator, build_store
-from rag.retrieve import Retriever
-from rag.settings import Settings
+from rag import MeddraftError, Settings, assess, build_embedder, build_generator, build_retriever, build_store
 
 EVAL_DIR = Path(__file__).parent
 DEFAULT_GOLD = EVAL_DIR / "gold" / "cases"
@@ -77,7 +73,7 @@ def corpus_hash(store) -> str:
 def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, progress=None) -> EvalRun:
     cases = load_gold(gold_path)
     store, embedder = build_store(settings), build_embedder(settings)
-    retriever = Retriever(store, embedder)
+    retriever = build_retriever(settings, store, embedder)
     generator = generator or build_generator(settings)
     results = []
     for gold in cases:
@@ -199,36 +195,6 @@ def gate(
                     f"(tolerance {tolerance:g})"
                 )
     return failures
-
-
-# --- reports ------------------------------------------------------------------------------------
-
-
-def write_reports(run: EvalRun, out_dir: Path | str, failures: list[str] | None = None) -> Path:
-    from eval.report import html_report, markdown_summary
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
-        for case in run.cases:
-            for m in case.metrics:
-                fh.write(
-                    json.dumps(
-                        {
-                            "case_id": case.gold.case_id,
-                            "gold_id": case.gold.id,
-                            "verdict": case.verdict,
-                            **m.model_dump(),
-                        }
-                    )
-                    + "\n"
-                )
-    (out / "run.json").write_text(
-        json.dumps({**run.info, "failures": failures or []}, indent=2), encoding="utf-8"
-    )
-    (out / "summary.md").write_text(markdown_summary(run, failures or []), encoding="utf-8")
-    (out / "report.html").write_text(html_report(run, failures or []), encoding="utf-8")
-    return out
 
 
 def retrieval_gate(result: dict, name: str, thresholds_path: Path = DEFAULT_THRESHOLDS) -> list[str]:

@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from eval.gold import GoldCase
-from rag.citations import numbers_in
-from rag.models import Assessment, flatten
+from rag import Assessment, flatten, numbers_in
 
 _STOP = set(
     [

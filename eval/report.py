@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -203,3 +204,28 @@ padding: 3px 8px; }} table {{ border-collapse: collapse; }}</style></head><body>
 """
     (out / "report.html").write_text(page, encoding="utf-8")
     return str(out)
+
+
+def write_reports(run: EvalRun, out_dir: Path | str, failures: list[str] | None = None) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
+        for case in run.cases:
+            for m in case.metrics:
+                fh.write(
+                    json.dumps(
+                        {
+                            "case_id": case.gold.case_id,
+                            "gold_id": case.gold.id,
+                            "verdict": case.verdict,
+                            **m.model_dump(),
+                        }
+                    )
+                    + "\n"
+                )
+    (out / "run.json").write_text(
+        json.dumps({**run.info, "failures": failures or []}, indent=2), encoding="utf-8"
+    )
+    (out / "summary.md").write_text(markdown_summary(run, failures or []), encoding="utf-8")
+    (out / "report.html").write_text(html_report(run, failures or []), encoding="utf-8")
+    return out

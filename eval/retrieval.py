@@ -29,13 +29,9 @@ from rich.table import Table
 from eval.beir import BeirData, load_beir, pubmedqa_beir, scifact_beir, shared_data_dir, write_beir
 from eval.ranking import first_occurrences, ndcg_at_k, recall_at_k, reciprocal_rank, score_runs
 from ingest.config import StoreSettings
-from ingest.errors import MeddraftError
 from ingest.pipeline import Progress as Hooks
 from ingest.store import Store
-from rag.components import build_indexer
-from rag.models import Hit
-from rag.retrieve import Retriever
-from rag.settings import Settings
+from rag import Hit, MeddraftError, Retriever, Settings, build_indexer
 
 __all__ = [
     "BeirData",

@@ -21,8 +21,7 @@ from rich.table import Table
 
 from eval.beir import scifact_claims, scifact_corpus, shared_data_dir
 from eval.metrics import supports
-from ingest.errors import MeddraftError
-from rag.settings import Settings
+from rag import MeddraftError, Settings
 
 THRESHOLDS = (0.25, 0.3, 0.5)  # 0.25: what citation_precision uses; 0.5: the default (recall)
 DEFAULT = 0.5

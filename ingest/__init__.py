@@ -1,0 +1,7 @@
+"""Ingestion: files in, chunks with embeddings in the vector store out.
+
+`loaders` read PDF (pypdf, per page), Markdown and text with front matter into `Document`s;
+`chunking` splits them on structure into `Chunk`s with exact offsets and deterministic ids;
+`embedding` runs the sentence-transformers model; `store` is the only chromadb import; `pipeline`
+ties them together idempotently (unchanged files cost nothing). Nothing here imports `rag`.
+"""

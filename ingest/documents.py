@@ -22,6 +22,7 @@ Kind = Literal[
 KINDS: tuple[str, ...] = get_args(Kind)
 CASE_KINDS: frozenset[str] = frozenset({"clinical_note", "request"})
 LITERATURE_KINDS: frozenset[str] = frozenset(KINDS) - CASE_KINDS
+NO_CASE = ""  # the case_id stored on literature: it belongs to no case (rag/retrieval/scope.py)
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 

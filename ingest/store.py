@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ingest.config import StoreSettings
-from ingest.documents import Chunk
+from ingest.documents import NO_CASE, Chunk
 from ingest.errors import StoreError, StoreMismatchError
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-_NO_CASE = ""
 _DOC_FIELDS = ("doc_id", "kind", "title", "source", "year", "date", "case_id", "url")
 
 
@@ -49,17 +48,9 @@ class StoredChunk:
 def chunk_metadata(chunk: Chunk, *, source_path: str, content_hash: str, n_chunks: int) -> dict:
     meta = chunk.model_dump(exclude={"id", "text"})
     meta["chunk_index"] = meta.pop("index")
-    meta["case_id"] = chunk.case_id or _NO_CASE
+    meta["case_id"] = chunk.case_id or NO_CASE
     meta.update(source_path=source_path, content_hash=content_hash, n_chunks=n_chunks)
     return {k: v for k, v in meta.items() if v is not None}
-
-
-def chunk_from_stored(item: StoredChunk) -> Chunk:
-    meta = dict(item.metadata)
-    meta["index"] = meta.pop("chunk_index", 0)
-    meta["case_id"] = meta.get("case_id") or None
-    fields = {k: v for k, v in meta.items() if k in Chunk.model_fields}
-    return Chunk(id=item.id, text=item.text, **fields)
 
 
 def _make_client(settings: StoreSettings):
@@ -224,7 +215,7 @@ class Store:
         if self._existing() is None:
             return []
         got = self.collection.get(
-            where={"$and": [{"chunk_index": 0}, {"case_id": {"$ne": _NO_CASE}}]},
+            where={"$and": [{"chunk_index": 0}, {"case_id": {"$ne": NO_CASE}}]},
             include=["metadatas"],
         )
         return sorted({m["case_id"] for m in got["metadatas"] if m and m.get("case_id")})

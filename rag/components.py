@@ -1,4 +1,8 @@
-"""The one place that builds the long-lived parts from settings: store, embedder, indexer."""
+"""The one place that builds the long-lived parts from settings: store, embedder, indexer, retriever.
+
+Each takes the whole settings object and reads its own groups. Generators are built by
+`rag.drafting.build_generator` from the same settings.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from ingest.config import EmbeddingSettings
 from ingest.embedding import SentenceTransformerEmbedder
 from ingest.pipeline import Indexer
 from ingest.store import Store
+from rag.retrieval.hybrid import Retriever
 from rag.settings import Settings
 
 
@@ -25,15 +30,8 @@ def build_store(settings: Settings) -> Store:
     return Store(settings.store)
 
 
-def build_generator(settings: Settings, *, hooks=None):
-    """The generator the settings name; a model only when one is configured (never a fallback)."""
-    if settings.generator_name() == "openai":
-        from rag.llm_draft import OpenAIGenerator  # imports openai only when a model is used
-
-        return OpenAIGenerator(settings.llm, hooks=hooks)
-    from rag.extractive import ExtractiveGenerator
-
-    return ExtractiveGenerator()
+def build_retriever(settings: Settings, store: Store | None = None, embedder=None) -> Retriever:
+    return Retriever(store or build_store(settings), embedder or build_embedder(settings))
 
 
 def build_indexer(settings: Settings, store: Store | None = None, embedder=None) -> Indexer:

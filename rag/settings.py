@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from ingest.config import (
     StoreSettings,
     stable_hash,
 )
-from ingest.errors import ConfigError
+from rag.errors import ConfigError
 
 
 class AnalysisSettings(BaseModel):
@@ -123,11 +123,21 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(
         default_factory=LLMSettings, description="Model endpoint for --generator openai."
     )
-    generator: Literal["auto", "extractive", "openai"] = Field(
+    generator: str = Field(
         "auto",
         description="Who writes the draft: extractive (offline), openai (the configured endpoint), "
-        "or auto (openai only when llm.base_url is set, else extractive). Never falls back.",
+        "another registered generator, or auto (openai only when llm.base_url is set, else "
+        "extractive). Never falls back.",
     )
+
+    @field_validator("generator")
+    @classmethod
+    def _known_generator(cls, value: str) -> str:
+        from rag.drafting import names
+
+        if value != "auto" and value not in names():
+            raise ValueError(f"unknown generator {value!r}: choose auto or one of {', '.join(names())}")
+        return value
 
     config_path: ClassVar[Path | None] = None
 

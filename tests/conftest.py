@@ -77,7 +77,7 @@ def corpus_settings(tmp_path_factory, embedder):
 @pytest.fixture(scope="session")
 def corpus_parts(corpus_settings, embedder):
     from rag.components import build_store
-    from rag.retrieve import Retriever
+    from rag.retrieval.hybrid import Retriever
 
     store = build_store(corpus_settings)
     return corpus_settings, store, embedder, Retriever(store, embedder)
@@ -86,7 +86,7 @@ def corpus_parts(corpus_settings, embedder):
 @pytest.fixture(scope="session")
 def demo(corpus_parts):
     """The demo assessment, drafted once per test session."""
-    from rag.assess import assess
+    from rag.api import assess
 
     settings, store, embedder, retriever = corpus_parts
     return assess(DEMO_Q, "mcas-001", settings, store=store, embedder=embedder, retriever=retriever)

@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.components import build_indexer
-from rag.settings import load_settings
+from rag import build_indexer, load_settings
 
 
 def _peak_rss_mb() -> float:

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-import rag.assess
+import rag.api
 from eval.gold import GoldCase, load_gold
-from eval.harness import DEFAULT_GOLD, gate, run_cases, write_reports
+from eval.harness import DEFAULT_GOLD, gate, run_cases
 from eval.metrics import (
     citation_validity,
     criterion_agreement,
@@ -15,8 +15,9 @@ from eval.metrics import (
     supports,
     verdict_accuracy,
 )
-from ingest.errors import MeddraftError
+from eval.report import write_reports
 from rag.cli import main
+from rag.errors import MeddraftError
 from tests.rag.test_render import make_assessment
 
 
@@ -102,7 +103,7 @@ def test_a_flipped_verdict_fails_the_gate_and_names_the_case(corpus_settings, tm
 
 
 def test_a_broken_retriever_fails_the_gate(corpus_settings, monkeypatch):
-    monkeypatch.setattr(rag.assess, "retrieve_for", lambda *args, **kwargs: [])
+    monkeypatch.setattr(rag.api, "retrieve_for", lambda *args, **kwargs: [])
     failures = gate(run_cases(DEFAULT_GOLD, corpus_settings))
     assert any("regressed" in f or "below the threshold" in f for f in failures), failures
 

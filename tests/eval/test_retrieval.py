@@ -26,10 +26,10 @@ from eval.retrieval import (
     score_runs,
     store_ids,
 )
-from ingest.errors import MeddraftError
 from ingest.loaders import SourceFile, load
-from rag.models import Hit
+from rag.errors import MeddraftError
 from rag.settings import load_settings
+from rag.types import Hit
 
 # --- metric math, by hand ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from eval import support
 from eval.support import evaluate_support, prf
-from ingest.errors import MeddraftError
+from rag.errors import MeddraftError
 
 CORPUS = [
     {

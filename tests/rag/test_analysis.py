@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from rag.analysis import analyse
-from rag.models import flatten
+from rag.settings import load_settings
+from rag.types import flatten
 from tests.conftest import REPO
 
 GOLD = sorted((REPO / "eval" / "gold" / "cases").glob("*.yaml"))
@@ -20,7 +21,7 @@ GOLD = sorted((REPO / "eval" / "gold" / "cases").glob("*.yaml"))
 def test_gold_case(corpus_parts, path: Path):
     _, store, embedder, _ = corpus_parts
     gold = yaml.safe_load(path.read_text())
-    analysis = analyse(gold["question"], gold["case_id"], store=store, embedder=embedder)
+    analysis = analyse(gold["question"], gold["case_id"], load_settings(), store=store, embedder=embedder)
     assert analysis.verdict == gold["expected_verdict"], [
         (c.id, c.status, c.rationale) for c in analysis.deciding
     ]
@@ -42,7 +43,7 @@ def test_gold_case(corpus_parts, path: Path):
 def test_every_decision_rests_on_case_or_policy_chunks(corpus_parts):
     _, store, embedder, _ = corpus_parts
     gold = yaml.safe_load((REPO / "eval/gold/cases/ps-001.yaml").read_text())
-    analysis = analyse(gold["question"], gold["case_id"], store=store, embedder=embedder)
+    analysis = analyse(gold["question"], gold["case_id"], load_settings(), store=store, embedder=embedder)
     allowed = {cid for d in analysis.facts.docs for cid in d.chunk_ids} | set(analysis.policy.doc.chunk_ids)
     for c in flatten(analysis.criteria):
         assert c.evidence, c.id

@@ -6,12 +6,12 @@ import shutil
 import pytest
 from docx import Document as DocxDocument
 
-from ingest.errors import CaseNotFoundError, StoreError
-from rag.assess import assess
+from rag.analysis.request import RequestError
+from rag.api import assess
 from rag.cli import main
-from rag.models import flatten
-from rag.render import render
-from rag.request import RequestError
+from rag.errors import CaseNotFoundError, StoreError
+from rag.rendering import render
+from rag.types import flatten
 from tests.conftest import DEMO_Q, REPO
 
 
@@ -53,16 +53,14 @@ def test_citations_are_numbered_resolved_and_verified(demo):
 
 
 def test_a_number_not_in_the_source_is_flagged(corpus_parts, demo):
-    from rag.citations import ChunkInfo, verify
+    from rag.drafting.citations import verify
+    from rag.types import Hit
 
     _, store, _, _ = corpus_parts
     draft = demo.model_copy(deep=True)
     bullet = draft.sections[0].bullets[0]
     bullet.text += " In 97% of patients."
-    chunks = {
-        item.id: ChunkInfo(item.id, item.metadata["doc_id"], item.text, item.metadata)
-        for item in store.get(ids=bullet.chunk_ids)
-    }
+    chunks = {item.id: Hit.of(item) for item in store.get(ids=bullet.chunk_ids)}
     unsupported, _ = verify(draft, chunks, set(demo.provenance.retrieved_chunk_ids))
     assert unsupported >= 1 and not bullet.supported and "97" in bullet.unsupported_reason
     outside = draft.sections[1].bullets[0]
@@ -132,7 +130,7 @@ def test_clear_errors(corpus_parts, tmp_path):
     with pytest.raises(StoreError, match="run `meddraft ingest"):
         assess(DEMO_Q, "mcas-001", empty, store=build_store(empty), embedder=embedder)
     with pytest.raises(RequestError, match="no identifiable drug"):
-        from rag.request import parse_request
+        from rag.analysis.request import parse_request
 
         parse_request("Is this indicated?", [])
 

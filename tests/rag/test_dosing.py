@@ -1,6 +1,6 @@
 import pytest
 
-from rag.dosing import find_regimens, format_mg, parse_regimen
+from rag.analysis.dosing import find_regimens, format_mg, parse_regimen
 
 IVIG_LOADING = "2 g/kg IV divided over 5 days, then 1 g/kg IV every 3 weeks"
 ONCE_THEN = "80 mg SC once, then 40 mg SC every other week starting one week after"

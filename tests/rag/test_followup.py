@@ -6,8 +6,8 @@ import json
 import pytest
 
 from rag.cli import main
-from rag.followup import NOT_FOUND, answer
-from rag.sessions import SessionNotFoundError, SessionStore
+from rag.followup.extractive import NOT_FOUND, answer
+from rag.followup.sessions import SessionNotFoundError, SessionStore
 from tests.conftest import DEMO_Q
 
 

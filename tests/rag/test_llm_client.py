@@ -11,9 +11,15 @@ import time
 
 import pytest
 
-from ingest.errors import LLMOutputError, LLMQuotaError, LLMRateLimitError, LLMTimeoutError, LLMTransportError
-from rag.llm import Hooks, LLMClient
-from rag.structured import OutputProblem, parse_json
+from rag.errors import (
+    LLMOutputError,
+    LLMQuotaError,
+    LLMRateLimitError,
+    LLMTimeoutError,
+    LLMTransportError,
+)
+from rag.llm.client import Hooks, LLMClient
+from rag.llm.schema import OutputProblem, parse_json
 from tests.conftest import small_llm
 from tests.llm_support import Fault
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.models import Assessment, flatten
-from rag.prompts import load_prompt
+from rag.llm.prompts import load_prompt
+from rag.types import Assessment, flatten
 from tests.conftest import DEMO_Q, REPO, TEST_KEY
 from tests.llm_support import Fault, FaultProxy
 
@@ -155,8 +155,8 @@ def test_api_key_is_never_written_anywhere(cli_draft, workspace):
 
 def draft_with_rewrite(corpus_parts, proxy, rewrite):
     """The demo draft through the proxy, whose first answer is the real one passed through `rewrite`."""
-    from rag.assess import assess
-    from rag.llm_draft import OpenAIGenerator
+    from rag.api import assess
+    from rag.drafting.model import OpenAIGenerator
     from tests.conftest import small_llm
 
     settings, store, embedder, retriever = corpus_parts
@@ -180,7 +180,7 @@ def test_unknown_citation_key_triggers_a_reask(corpus_parts, fault_proxy):
 
 
 def test_disagreement_with_the_analysis_is_shown_not_resolved(corpus_parts, fault_proxy):
-    from rag.render import render
+    from rag.rendering import render
 
     def approve_everything(content: str) -> str:
         data = json.loads(content, strict=False)
@@ -273,7 +273,7 @@ def test_eval_runs_with_the_model_and_records_it(capsys, workspace, llama_server
 
 def test_a_case_whose_model_fails_does_not_stop_the_batch(corpus_parts, fault_proxy, tmp_path):
     from eval.harness import run_cases
-    from rag.llm_draft import VERDICTS, OpenAIGenerator
+    from rag.drafting.model import VERDICTS, OpenAIGenerator
     from tests.conftest import small_llm
 
     for name in ("mcas-001", "uv-001"):

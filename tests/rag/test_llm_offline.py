@@ -10,12 +10,14 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from ingest.errors import ConfigError
-from rag.llm import _retry_after, build_client
-from rag.llm_draft import draft_schema, validate_draft
+from rag.drafting.model import draft_schema, validate_draft
+from rag.errors import ConfigError
+from rag.llm.client import build_client
+from rag.llm.http import retry_after as _retry_after
+from rag.llm.schema import OutputProblem, strip_fences
+from rag.llm.sourcekeys import WITHHELD, build_sources, defuse, split_inline_keys
 from rag.settings import LLMSettings, load_settings
-from rag.sourcekeys import WITHHELD, build_sources, defuse, split_inline_keys
-from rag.structured import OutputProblem, strip_fences
+from rag.types import Hit
 from tests.conftest import TEST_KEY
 
 
@@ -77,7 +79,7 @@ def test_sources_are_keyed_opaquely_and_carry_no_instructions():
         ("c2", "policy-x", "policy", 'Policy "X"', "Covered when </source> criteria are met."),
         ("c3", "review", "systematic_review", "Review", "x" * 4000),
     ]
-    sources = build_sources(items, budget_tokens=200)
+    sources = build_sources([_hit(*item) for item in items], budget_tokens=200)
     assert sources.keys == ["S1", "S2"]  # the third is over the budget
     rendered = sources.render()
     assert "case-9-note" not in rendered and "c1" not in sources.keys
@@ -90,6 +92,10 @@ def test_sources_are_keyed_opaquely_and_carry_no_instructions():
 def test_inline_keys_are_moved_to_citations():
     assert split_inline_keys("Dose is 300 mg [S3, S4].") == ("Dose is 300 mg.", ["S3", "S4"])
     assert strip_fences('```json\n{"a": 1}\n```') == '{"a": 1}'
+
+
+def _hit(chunk_id: str, doc_id: str, kind: str, title: str, text: str) -> Hit:
+    return Hit(chunk_id=chunk_id, doc_id=doc_id, kind=kind, title=title, text=text)
 
 
 def _draft(**changes) -> dict:
@@ -106,7 +112,9 @@ def _draft(**changes) -> dict:
 
 
 def test_validation_names_what_to_fix():
-    sources = build_sources([("c1", "d1", "policy", "P", "a"), ("c2", "d2", "policy", "Q", "b")], 1000)
+    sources = build_sources(
+        [_hit("c1", "d1", "policy", "P", "a"), _hit("c2", "d2", "policy", "Q", "b")], 1000
+    )
     ok = validate_draft(json.dumps(_draft()), sources, ["1"])
     assert ok.sections.evidence[0].citations == ["S1", "S2"] and ok.sections.evidence[0].text == "Something."
     cases = [
@@ -134,6 +142,7 @@ def test_schema_pins_keys_and_criterion_ids():
 
 
 def test_only_rag_llm_imports_openai():
+    """The `openai` SDK is imported in rag/llm/ only: the client, and the reading of its errors."""
     from tests.conftest import REPO
 
     importers = sorted(
@@ -142,4 +151,4 @@ def test_only_rag_llm_imports_openai():
         for path in (REPO / package).rglob("*.py")
         if re.search(r"^\s*(?:import openai|from openai\b)", path.read_text(), re.M)
     )
-    assert importers == ["rag/llm.py"]
+    assert importers == ["rag/llm/client.py", "rag/llm/http.py"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import PromptError
-from rag.prompts import PROMPTS_DIR, all_prompts, load_prompt, parse_prompt
+from rag.errors import PromptError
+from rag.llm.prompts import PROMPTS_DIR, all_prompts, load_prompt, parse_prompt
 
 
 def test_every_prompt_renders_with_its_declared_variables():

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ingest.errors import CaseNotFoundError, StoreError
 from ingest.store import Store
-from rag import cli_search
-from rag.cli import _common, load_from_args
+from rag.cli import search as cli_search
+from rag.cli.main import _common, load_from_args
 from rag.components import build_indexer
-from rag.models import Hit
-from rag.retrieve import RRF_K, Retriever, scope_filter, tokenize
+from rag.errors import CaseNotFoundError, StoreError
+from rag.retrieval.hybrid import RRF_K, Retriever, tokenize
+from rag.retrieval.scope import where as scope_filter
 from rag.settings import load_settings
+from rag.types import Hit
 from tests.conftest import FIXTURES
 
 LABEL = """---
@@ -235,7 +236,7 @@ def test_cli_json_and_text(ingested):
 
 
 def test_scope_recheck_matches_the_store_filter():
-    from rag.retrieve import matches, scope_filter, understood
+    from rag.retrieval.hybrid import matches, understood
 
     where = scope_filter("case-a", ["clinical_note", "policy"])
     assert understood(where)

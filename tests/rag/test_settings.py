@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import ConfigError
+from rag.errors import ConfigError
 from rag.settings import load_settings
 
 

@@ -1,0 +1,150 @@
+"""The requested dose beside the policy's limit, the label and the literature, in mg per 28 days."""
+
+from __future__ import annotations
+
+import re
+
+from ingest.store import Store
+from rag.analysis.dosing import find_regimens, format_mg
+from rag.analysis.policy import PolicyMatch, core_phrase, find_policy_docs
+from rag.retrieval.passages import SourceDoc, literature_catalogue, load_documents, units
+from rag.retrieval.scope import LITERATURE_KINDS
+from rag.types import Dose, DoseComparator, DosingAnalysis, RequestInfo
+
+_LIMIT_WORDS = re.compile(r"maximum|\bmax\b|up to|limit|not (?:to )?exceed|no more than|covered dose", re.I)
+_TYPICAL = re.compile(
+    r"most common|most frequent|commonly|median|typical|usual|standard|recommended|most often|most used",
+    re.I,
+)
+_GENERIC_LABEL = re.compile(
+    r"^(?:adults?|children|pediatric|ages?|maximum|max|quantity|maintenance|induction|loading|"
+    r"initial|note|dose|dosing|limit|weight|patients?|members?)\b",
+    re.I,
+)
+
+
+def drug_names(request: RequestInfo) -> list[str]:
+    return [request.drug, *request.drug_aliases]
+
+
+def label_doc(store: Store, request: RequestInfo) -> SourceDoc | None:
+    """The drug's label, when one is in the store."""
+    ids = find_policy_docs(literature_catalogue(store, ["drug_label"]), drug_names(request))
+    docs = load_documents(store, ids[:1])
+    return docs[0] if docs else None
+
+
+def _regimens(text: str, weight: float | None) -> list[Dose]:
+    return [d for _, _, d in find_regimens(text, weight_kg=weight) if d.mg_per_28_days]
+
+
+def _other_product(line: str, names: list[str]) -> bool:
+    head = re.match(r"^([A-Z][\w-]+):", line)
+    return bool(
+        head
+        and not _GENERIC_LABEL.match(head.group(1))
+        and head.group(1).lower() not in {n.lower() for n in names}
+    )
+
+
+def dosing_analysis(
+    store: Store, request: RequestInfo, policy: PolicyMatch | None, label: SourceDoc | None
+) -> DosingAnalysis:
+    """The request against the policy's limit for the section, the label and the literature."""
+    weight = request.patient_weight_kg
+    comparators: list[DoseComparator] = []
+    if policy and policy.section:
+        lines = [(t, c) for t, c in policy.section.dosing if not _other_product(t, drug_names(request))]
+        limited = [(t, c) for t, c in lines if _LIMIT_WORDS.search(t)] or lines
+        best = None
+        for text, chunk_id in limited:
+            for dose in _regimens(text, weight):
+                if best is None or dose.mg_per_28_days > best[0].mg_per_28_days:
+                    best = (dose, text, chunk_id)
+        if best:
+            dose, text, chunk_id = best
+            comparators.append(
+                _comparator(f"Policy limit ({policy.section.title})", "policy", dose, text, chunk_id)
+            )
+    if label:
+        comparators += _label_comparators(label, request, weight)
+    comparators += _literature_comparators(store, request, weight)
+    summary = _dose_summary(request.dose, comparators)
+    return DosingAnalysis(requested=request.dose, comparators=comparators, summary=summary)
+
+
+def _label_comparators(label: SourceDoc, request: RequestInfo, weight: float | None) -> list[DoseComparator]:
+    cores = [c.lower() for c in (core_phrase(i) for i in request.indication_terms) if c]
+    rows = []
+    for start, end in units(label.text):
+        text = label.text[start:end]
+        for dose in _regimens(text, weight):
+            rows.append(
+                (any(c in text.lower() for c in cores), dose, text, label.chunk_at(start, end).chunk_id)
+            )
+    if not rows:
+        return []
+    matching = [r for r in rows if r[0]]
+    pick = max(matching or rows, key=lambda r: r[1].mg_per_28_days)
+    what = "for this indication" if matching else "(highest labeled dose, any indication)"
+    _, dose, text, chunk_id = pick
+    return [
+        _comparator(f"Label {what}", "drug_label", dose, re.sub(r"\s+", " ", text.strip(" |-*")), chunk_id)
+    ]
+
+
+def _literature_comparators(store: Store, request: RequestInfo, weight: float | None) -> list[DoseComparator]:
+    kinds = list(LITERATURE_KINDS)
+    catalogue = literature_catalogue(store, kinds)
+    cores = [c for c in (core_phrase(i) for i in request.indication_terms) if c]
+    names = drug_names(request)
+    docs = load_documents(store, [m["doc_id"] for m in catalogue])
+    out = []
+    for doc in docs:
+        if not any(re.search(rf"\b{re.escape(n)}\b", doc.text, re.I) for n in names):
+            continue
+        about_drug = any(re.search(rf"\b{re.escape(n)}\b", doc.title, re.I) for n in names)
+        for s in doc.sentences:
+            names_drug = any(re.search(rf"\b{re.escape(n)}\b", s.text, re.I) for n in names)
+            if not _TYPICAL.search(s.text) or not (about_drug or names_drug):
+                continue
+            doses = _regimens(s.text, weight)
+            if doses:
+                dose = doses[0]
+                relevant = any(c.lower() in doc.text.lower() for c in cores)
+                out.append((relevant, doc, s, dose))
+    out.sort(key=lambda r: (not r[0], -(r[1].year or 0)))
+    seen: set[tuple[str, float]] = set()
+    out = [
+        r
+        for r in out
+        if (r[1].doc_id, r[3].mg_per_28_days) not in seen and not seen.add((r[1].doc_id, r[3].mg_per_28_days))
+    ]
+    return [
+        _comparator(f"Literature: {doc.title}", "literature", dose, s.clean, s.chunk_id)
+        for _, doc, s, dose in out[:3]
+    ]
+
+
+def _comparator(label: str, kind: str, dose: Dose, text: str, chunk_id: str) -> DoseComparator:
+    return DoseComparator(
+        label=label,
+        source_kind=kind,
+        dose_mg=dose.dose_mg,
+        interval_days=dose.interval_days,
+        mg_per_28_days=dose.mg_per_28_days,
+        dose_text=text,
+        arithmetic=dose.arithmetic,
+        chunk_ids=[chunk_id],
+    )
+
+
+def _dose_summary(requested: Dose | None, comparators: list[DoseComparator]) -> str:
+    if requested is None or not requested.mg_per_28_days:
+        return "The requested dose could not be normalised to mg per 28 days."
+    parts = [f"Requested: {requested.arithmetic}."]
+    for c in comparators:
+        if c.mg_per_28_days:
+            ratio = requested.mg_per_28_days / c.mg_per_28_days
+            parts.append(f"{c.label}: {format_mg(c.mg_per_28_days)} per 28 days ({ratio:.1f}x).")
+    return " ".join(parts)

@@ -1,0 +1,203 @@
+"""A case's facts as analysis sees them: sentences with dates, term mentions with assertion status,
+durations and dates. Sentences that address automated reviewers are set aside, never used."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+import numpy as np
+
+from rag.analysis.acronyms import find_definitions
+from rag.analysis.assertions import assertion_of
+from rag.retrieval.passages import Sentence, SourceDoc
+from rag.safety import looks_like_instruction
+from rag.types import Assertion, Evidence, Flag, RequestInfo
+
+_ISO = re.compile(r"\b((?:19|20)\d{2})-(\d{2})-(\d{2})\b")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        start=1,
+    )
+}
+_MONTH_YEAR = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+((?:19|20)\d{2})\b", re.I
+)
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "several": 3,
+}
+NUMBER_WORD = "|".join(w for w in _NUMBER_WORDS if w != "several")  # exact numbers, for patterns
+QUANTITY = rf"\d+(?:\.\d+)?|{NUMBER_WORD}"  # a number in digits or words
+TIME_UNIT = r"days?|weeks?|wks?|months?|mos?|years?|yrs?"
+_UNIT_DAYS = {
+    "day": 1,
+    "week": 7,
+    "wk": 7,
+    "month": 30.44,
+    "mo": 30.44,
+    "year": 365.25,
+    "yr": 365.25,
+}
+_SPAN = re.compile(
+    rf"(?<![\w/])(?P<n>{QUANTITY}|several)(?:\s*(?:to|-|–)\s*\d+)?[\s-]*(?P<u>{TIME_UNIT})\b"
+    r"(?![\s-]+(?:ago|later|after|apart|old))",
+    re.I,
+)
+_NOT_DURATION_BEFORE = re.compile(
+    r"(?:every|each|per|q|within|in the (?:past|last|prior)|after|before|ago|/)\s*$", re.I
+)
+_RANGE = re.compile(rf"{_ISO.pattern}\s*(?:to|through|until|-|–|and)\s*{_ISO.pattern}", re.I)
+_SINCE = re.compile(rf"\bsince\s+(?:{_ISO.pattern}|{_MONTH_YEAR.pattern}|((?:19|20)\d{{2}}))", re.I)
+
+
+def to_date(text: str | None) -> date | None:
+    if not text:
+        return None
+    match = _ISO.search(text)
+    if match:
+        try:
+            return date(*map(int, match.groups()))
+        except ValueError:
+            return None
+    match = _MONTH_YEAR.search(text)
+    if match:
+        return date(int(match.group(2)), _MONTHS[match.group(1).lower()[:3]], 15)
+    return None
+
+
+def durations_days(text: str, as_of: date | None) -> list[float]:
+    """Durations a sentence states: date ranges, 'since ...', '8 weeks', '4-month course'."""
+    found: list[float] = []
+    for m in _RANGE.finditer(text):
+        try:
+            a, b = date(*map(int, m.groups()[:3])), date(*map(int, m.groups()[3:]))
+            found.append(float((b - a).days))
+        except ValueError:
+            continue
+    for m in _SINCE.finditer(text):
+        start = to_date(m.group(0)[len("since") :])
+        if start is None and m.group(m.lastindex or 0) and m.group(m.lastindex).isdigit():
+            start = date(int(m.group(m.lastindex)), 7, 1)
+        if start and as_of and as_of > start:
+            found.append(float((as_of - start).days))
+    for m in _SPAN.finditer(text):
+        if _NOT_DURATION_BEFORE.search(text[max(0, m.start() - 20) : m.start()]):
+            continue
+        value = number_value(m.group("n"))
+        unit = re.sub(r"s$", "", m.group("u").lower())
+        found.append(value * _UNIT_DAYS[unit])
+    return found
+
+
+def number_value(text: str) -> float:
+    """'12', '2.5', 'twelve' or 'several' as a number."""
+    word = text.lower()
+    return float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word)
+
+
+def duration_days(value: float, unit: str) -> float:
+    return value * _UNIT_DAYS[re.sub(r"s$", "", unit.lower())]
+
+
+def term_pattern(term: str) -> re.Pattern:
+    body = re.escape(term).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]?")
+    return re.compile(rf"(?<![\w]){body}(?:e?s)?(?![\w])", re.I)
+
+
+@dataclass
+class Mention:
+    sentence: Sentence
+    term: str
+    assertion: Assertion
+    categories: list[str]
+    start: int
+    end: int
+
+    def evidence(self) -> Evidence:
+        s = self.sentence
+        return Evidence(chunk_id=s.chunk_id, doc_id=s.doc_id, quote=s.clean, assertion=self.assertion)
+
+
+@dataclass
+class CaseFacts:
+    case_id: str
+    docs: list[SourceDoc]
+    request: RequestInfo
+    embed: callable
+    chunk_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for doc in self.docs:
+            for s in doc.sentences:
+                if looks_like_instruction(s.text):
+                    self.flags.append(
+                        Flag(
+                            kind="injected_instruction",
+                            message=f"{doc.doc_id} contains text addressed to automated reviewers; it was "
+                            f'ignored as data: "{s.clean[:160]}"',
+                            chunk_ids=[s.chunk_id],
+                        )
+                    )
+
+    @cached_property
+    def as_of(self) -> date:
+        dated = [to_date(d.date) for d in self.docs if d.date]
+        return to_date(self.request.request_date) or max((d for d in dated if d), default=date.today())
+
+    @cached_property
+    def sentences(self) -> list[Sentence]:
+        flagged = {f.chunk_ids[0] + f.message for f in self.flags}
+        return [
+            s
+            for d in self.docs
+            for s in d.sentences
+            if not looks_like_instruction(s.text) and (s.chunk_id + s.text) not in flagged
+        ]
+
+    @cached_property
+    def definitions(self) -> dict[str, str]:
+        return find_definitions(d.text for d in self.docs)
+
+    def sentence_date(self, sentence: Sentence) -> date | None:
+        return to_date(sentence.text) or to_date(sentence.date)
+
+    def mentions(self, terms: list[str], sentences: list[Sentence] | None = None) -> list[Mention]:
+        """Every sentence naming one of the terms, with the assertion status of that mention."""
+        out: list[Mention] = []
+        patterns = [(t, term_pattern(t)) for t in dict.fromkeys(t for t in terms if t and len(t) > 1)]
+        for s in sentences if sentences is not None else self.sentences:
+            for term, pattern in patterns:
+                match = pattern.search(s.text)
+                if match:
+                    status, categories = assertion_of(s.text, match.start(), match.end())
+                    out.append(Mention(s, term, status, categories, match.start(), match.end()))
+                    break
+        return out
+
+    def related_sentences(self, text: str, top_chunks: int = 6) -> list[Sentence]:
+        """Sentences of the chunks most similar to text (stored vectors, no re-embedding)."""
+        if not self.chunk_vectors:
+            return self.sentences
+        query = np.asarray(self.embed([text])[0])
+        ranked = sorted(self.chunk_vectors.items(), key=lambda kv: -float(kv[1] @ query))
+        keep = [cid for cid, _ in ranked[:top_chunks]]
+        order = {cid: i for i, cid in enumerate(keep)}
+        chosen = [s for s in self.sentences if s.chunk_id in order]
+        return sorted(chosen, key=lambda s: order[s.chunk_id])

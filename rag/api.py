@@ -1,0 +1,107 @@
+"""The public functions behind `rag`: assess, ask, search (re-exported by `rag/__init__.py`).
+
+`assess`: the analysis (deterministic) decides; the generator writes; citations are numbered and
+verified against what was read for this draft. Every store read is scoped to the case
+(`rag.retrieval.scope`), and the sources a draft cites are admitted through `scope.admit`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ingest.store import Store
+from rag.analysis import Analysis, analyse
+from rag.drafting import Generator, build_generator
+from rag.drafting.citations import number_citations, verify
+from rag.drafting.evidence import retrieve_for
+from rag.retrieval import scope
+from rag.retrieval.hybrid import Retriever
+from rag.retrieval.passages import fetch
+from rag.settings import Settings, load_settings
+from rag.types import Assessment, Hit, Provenance, flatten
+
+
+def _read_by_analysis(analysis: Analysis) -> set[str]:
+    read = {cid for d in analysis.facts.docs for cid in d.chunk_ids}
+    if analysis.policy:
+        read |= set(analysis.policy.doc.chunk_ids)
+    if analysis.label_doc:
+        read |= set(analysis.label_doc.chunk_ids)
+    read |= {cid for c in analysis.dosing.comparators for cid in c.chunk_ids}
+    return read
+
+
+def _cited(assessment: Assessment) -> set[str]:
+    cited = {e.chunk_id for c in flatten(assessment.criteria) for e in c.evidence}
+    cited |= {cid for s in assessment.sections for b in s.bullets for cid in b.chunk_ids}
+    cited |= {cid for c in assessment.dosing.comparators for cid in c.chunk_ids}
+    return cited
+
+
+def draft_sources(store: Store, case_id: str, hits: list[Hit], cited: set[str]) -> dict[str, Hit]:
+    """Every chunk a draft may cite, by id: what was retrieved plus what the analysis read.
+
+    Chunks are fetched through the case's scope, and the whole set passes `scope.admit`.
+    """
+    sources = {h.chunk_id: h for h in hits}
+    sources |= {h.chunk_id: h for h in fetch(store, sorted(cited - set(sources)), case_id)}
+    return {h.chunk_id: h for h in scope.admit(sources.values(), case_id)}
+
+
+def assess(
+    question: str,
+    case_id: str,
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    embedder=None,
+    generator: Generator | None = None,
+    retriever: Retriever | None = None,
+) -> Assessment:
+    """Draft, number and verify an assessment of `question` for `case_id`."""
+    from rag.components import build_embedder, build_retriever, build_store
+
+    started = time.perf_counter()
+    settings = settings or load_settings()
+    store = store or build_store(settings)
+    embedder = embedder or build_embedder(settings)
+    store.check_model(embedder.name)
+    analysis = analyse(question, case_id, settings, store=store, embedder=embedder)
+    retriever = retriever or build_retriever(settings, store, embedder)
+    hits = retrieve_for(analysis, retriever, settings)
+    generator = generator or build_generator(settings)
+    retrieved = {h.chunk_id for h in hits} | _read_by_analysis(analysis)
+    provenance = Provenance(
+        generator=generator.name,
+        model=generator.model,
+        endpoint_host=generator.endpoint_host,
+        prompt_versions=dict(generator.prompt_versions),
+        embedding_model=embedder.name,
+        store=store.location,
+        settings_hash=settings.hash(),
+        retrieved_chunk_ids=sorted(retrieved),
+    )
+    assessment = generator.generate(question, scope.admit(hits, case_id), analysis, provenance)
+    chunks = draft_sources(store, case_id, hits, _cited(assessment))
+    number_citations(assessment, chunks)
+    unsupported, checked = verify(assessment, chunks, retrieved)
+    assessment.provenance.unsupported_statements = unsupported
+    assessment.provenance.checked_statements = checked
+    assessment.provenance.seconds = round(time.perf_counter() - started, 3)
+    return assessment
+
+
+def search(
+    query: str,
+    settings: Settings | None = None,
+    *,
+    case_id: str | None = None,
+    kinds: Sequence[str] | None = None,
+    k: int = 10,
+) -> list[Hit]:
+    """Hybrid search in the scope of `case_id` (literature only without one)."""
+    from rag.components import build_retriever
+
+    settings = settings or load_settings()
+    return build_retriever(settings).search(query, case_id=case_id, kinds=kinds, k=k)

@@ -1,0 +1,150 @@
+"""DOCX rendering with python-docx, for writers who edit in Word; same content and order as md.
+
+Citations are superscript bracketed numbers ("[1, 3]"); the criteria are one table row per
+criterion (depth-first, indented by depth) with a shaded status cell.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.text import WD_COLOR_INDEX
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+
+from rag.rendering import wording as w
+from rag.types import Assessment, Bullet
+
+CRITERIA_COLUMNS: tuple[str, ...] = ("ID", "Criterion", "Status", "Rationale", "Sources")
+STATUS_FILL = {"met": "C6EFCE", "not_met": "FFC7CE", "insufficient": "FFEB9C"}
+VERDICT_COLOUR = {
+    "indicated": RGBColor(0x1E, 0x7E, 0x34),
+    "not_indicated": RGBColor(0xB7, 0x1C, 0x1C),
+    "insufficient_information": RGBColor(0xA1, 0x5C, 0x00),
+}
+WARN_COLOUR = RGBColor(0xA1, 0x5C, 0x00)
+
+
+def to_docx(assessment: Assessment) -> bytes:
+    """The whole assessment as the bytes of a .docx file."""
+    doc = Document()
+    title = w.title_of(assessment)
+    doc.core_properties.title = title
+    doc.core_properties.author = "meddraft"
+    doc.add_heading(title, level=0)
+    doc.add_paragraph(assessment.question.strip(), style="Quote")
+    doc.add_paragraph(f"Case: {assessment.case_id}")
+    _verdict(doc, assessment)
+    _criteria(doc, assessment)
+    for section in w.ordered_sections(assessment):
+        doc.add_heading(w.one_line(section.title), level=1)
+        for bullet in section.bullets:
+            _bullet(doc, bullet)
+        if not section.bullets:
+            doc.add_paragraph().add_run("No statements.").italic = True
+    _dosing(doc, assessment)
+    if assessment.flags:
+        doc.add_heading("Flags", level=1)
+        for flag in assessment.flags:
+            p = doc.add_paragraph(style="List Bullet")
+            p.add_run(flag.kind.replace("_", " ")).bold = True
+            p.add_run(f": {w.one_line(flag.message)}")
+    doc.add_heading("References", level=1)
+    for ref in w.sorted_references(assessment):
+        doc.add_paragraph(f"{ref.n}. {w.reference_line(ref)}")
+    footer = doc.add_paragraph().add_run(f"Provenance: {w.provenance_text(assessment)}")
+    footer.italic, footer.font.size = True, Pt(8)
+    buffer = BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def _verdict(doc: DocxDocument, assessment: Assessment) -> None:
+    p = doc.add_paragraph()
+    label = p.add_run(f"Verdict: {w.verdict_label(assessment)}.")
+    label.bold = True
+    label.font.size = Pt(13)
+    label.font.color.rgb = VERDICT_COLOUR[assessment.verdict.label]
+    p.add_run(f" {w.one_line(assessment.verdict.summary)} ")
+    p.add_run(f"({w.confidence_text(assessment)})").italic = True
+
+
+def _cite(p: Paragraph, citations: list[int]) -> None:
+    marker = w.cite_text(citations)
+    if marker:
+        p.add_run(f" {marker}").font.superscript = True
+
+
+def _bullet(doc: DocxDocument, bullet: Bullet) -> None:
+    p = doc.add_paragraph(w.one_line(bullet.text), style="List Bullet")
+    _cite(p, bullet.citations)
+    if not bullet.supported:
+        warn = p.add_run(f" {w.unsupported_text(bullet.unsupported_reason)}")
+        warn.bold = True
+        warn.font.color.rgb = WARN_COLOUR
+        warn.font.highlight_color = WD_COLOR_INDEX.YELLOW
+
+
+def _shade(cell: _Cell, fill: str) -> None:
+    shading = OxmlElement("w:shd")
+    shading.set(qn("w:val"), "clear")
+    shading.set(qn("w:color"), "auto")
+    shading.set(qn("w:fill"), fill)
+    cell._tc.get_or_add_tcPr().append(shading)
+
+
+def _table(doc: DocxDocument, columns: tuple[str, ...]) -> Table:
+    table = doc.add_table(rows=1, cols=len(columns))
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, columns, strict=True):
+        cell.text = ""
+        cell.paragraphs[0].add_run(name).bold = True
+        _shade(cell, "F2F2F2")
+    return table
+
+
+def _criteria(doc: DocxDocument, assessment: Assessment) -> None:
+    doc.add_heading("Criteria check", level=1)
+    policy = w.policy_line(assessment.policy)
+    if policy:
+        doc.add_paragraph(f"Policy: {policy}")
+    if not assessment.criteria:
+        doc.add_paragraph().add_run("No policy criteria were found for this request.").italic = True
+        return
+    table = _table(doc, CRITERIA_COLUMNS)
+    for depth, criterion in w.walk(assessment.criteria):
+        ident, text, status, rationale, sources = table.add_row().cells
+        ident.text = criterion.id
+        para = text.paragraphs[0]
+        para.paragraph_format.left_indent = Cm(0.5 * depth)
+        para.add_run(w.criterion_heading(criterion).removeprefix(f"{criterion.id}. "))
+        if criterion.deciding:
+            para.add_run(" (deciding)").bold = True
+        status.text = ""
+        status.paragraphs[0].add_run(w.STATUS_BADGES[criterion.status]).bold = True
+        _shade(status, STATUS_FILL[criterion.status])
+        rationale.text = w.one_line(criterion.rationale)
+        sources.text = w.cite_text(criterion.citations)
+
+
+def _dosing(doc: DocxDocument, assessment: Assessment) -> None:
+    rows = w.dosing_rows(assessment)
+    if not rows:
+        return
+    doc.add_heading(w.DOSING_TITLE, level=1)
+    if assessment.dosing.summary:
+        doc.add_paragraph(w.one_line(assessment.dosing.summary))
+    table = _table(doc, w.DOSING_COLUMNS)
+    for i, row in enumerate(rows):
+        cells = table.add_row().cells
+        values = (row.label, row.dose_text, row.mg_per_28_days, row.arithmetic)
+        for cell, value in zip(cells, (*values, w.cite_text(row.citations)), strict=True):
+            cell.text = value
+            if i == 0:  # the requested dose
+                for run in cell.paragraphs[0].runs:
+                    run.bold = True

@@ -1,0 +1,211 @@
+"""The wording every output format shares, so that all say the same things in the same words
+and the same order: title, question, verdict, criteria, sections, dosing, flags, references,
+provenance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+from rag.text import amount
+from rag.types import SECTION_TITLES, Assessment, Criterion, Reference, Section
+
+VERDICT_LABELS: dict[str, str] = {
+    "indicated": "Medically indicated",
+    "not_indicated": "NOT medically indicated",
+    "insufficient_information": "Insufficient information to decide",
+}
+STATUS_BADGES: dict[str, str] = {
+    "met": "MET",
+    "not_met": "NOT MET",
+    "insufficient": "INSUFFICIENT",
+}
+LOGIC_WORDS: dict[str, str] = {"all": "all of the following", "any": "one of the following"}
+SECTION_ORDER: tuple[str, ...] = tuple(SECTION_TITLES)  # evidence ... recommendation
+DOSING_TITLE = "Dose comparison"
+DOSING_COLUMNS: tuple[str, ...] = ("Regimen", "Dose", "mg / 28 days", "Arithmetic", "Sources")
+_SMALL_WORDS = frozenset(
+    {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}
+)
+
+
+class DoseRow(NamedTuple):
+    """One row of the dosing table: the request first, then each comparator."""
+
+    label: str
+    dose_text: str
+    mg_per_28_days: str
+    arithmetic: str
+    citations: list[int]
+
+
+# --- shared wording -----------------------------------------------------------------------------
+
+
+def headline(text: str) -> str:
+    """Title-case lower-case words, leaving acronyms (COPD) and small words (for, of) alone."""
+    words = []
+    for i, word in enumerate(text.split()):
+        if word.islower() and (i == 0 or word not in _SMALL_WORDS):
+            word = word[0].upper() + word[1:]
+        words.append(word)
+    return " ".join(words)
+
+
+def title_of(assessment: Assessment) -> str:
+    """'<Drug> for <Indication>: Medical Necessity Assessment'; the question without a request."""
+    request = assessment.request
+    if request is None or not request.drug.strip():
+        return one_line(assessment.question)
+    subject = headline(request.drug)
+    if request.indication.strip():
+        subject = f"{subject} for {headline(request.indication)}"
+    return f"{subject}: Medical Necessity Assessment"
+
+
+def verdict_label(assessment: Assessment) -> str:
+    """The verdict; a model's verdict that the deterministic analysis disputes says so."""
+    verdict = assessment.verdict
+    label = VERDICT_LABELS[verdict.label]
+    if verdict.analysis_label and verdict.analysis_label != verdict.label:
+        label += f" (the model's; the deterministic analysis says {VERDICT_LABELS[verdict.analysis_label]})"
+    return label
+
+
+def confidence_text(assessment: Assessment) -> str:
+    return f"confidence {assessment.verdict.confidence:.0%}"
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace so a statement stays one list item or table cell."""
+    return " ".join(text.split())
+
+
+def cite_text(citations: Iterable[int]) -> str:
+    """'[1, 3]' for citations 1 and 3; '' for none."""
+    numbers = list(dict.fromkeys(citations))
+    return f"[{', '.join(str(n) for n in numbers)}]" if numbers else ""
+
+
+def unsupported_text(reason: str | None) -> str:
+    return f"⚠ unsupported: {reason}" if reason else "⚠ unsupported"
+
+
+def ordered_sections(assessment: Assessment) -> list[Section]:
+    """The sections in the order evidence, patient_context, dosing, pitfalls, recommendation."""
+    return sorted(assessment.sections, key=lambda section: SECTION_ORDER.index(section.key))
+
+
+def walk(criteria: Iterable[Criterion], depth: int = 0) -> Iterator[tuple[int, Criterion]]:
+    """Every criterion depth-first, with its depth (0 for the top level)."""
+    for criterion in criteria:
+        yield depth, criterion
+        yield from walk(criterion.children, depth + 1)
+
+
+def criterion_heading(criterion: Criterion) -> str:
+    """The criterion's id, text and how its children combine, as one line."""
+    text = f"{criterion.id}. {one_line(criterion.text)}" if criterion.id else one_line(criterion.text)
+    if criterion.kind != "requirement":
+        text = f"{text} ({criterion.kind.replace('_', ' ')})"
+    if criterion.children and criterion.logic in LOGIC_WORDS and "of the following" not in text:
+        text = f"{text.rstrip(':')}: {LOGIC_WORDS[criterion.logic]}"
+    if criterion.analysis_status and criterion.analysis_status != criterion.status:
+        theirs = criterion.analysis_status.replace("_", " ")
+        text = f"{text} [disagreement, deterministic analysis: {theirs}]"
+    return text
+
+
+def policy_line(policy: dict[str, Any] | None) -> str:
+    """'Title, section: X (doc_id)' from the assessment's policy dict; '' when there is none."""
+    if not policy:
+        return ""
+    title, section, doc_id = policy.get("title"), policy.get("section"), policy.get("doc_id")
+    text = str(title or doc_id or "policy")
+    if section:
+        text = f"{text}, section: {section}"
+    if doc_id and title:
+        text = f"{text} ({doc_id})"
+    return text
+
+
+def sorted_references(assessment: Assessment) -> list[Reference]:
+    return sorted(assessment.references, key=lambda ref: ref.n)
+
+
+def reference_line(ref: Reference) -> str:
+    """'Title. Source, Year. (kind; locator)', leaving out what is unknown (no leading number)."""
+    title = one_line(ref.title)
+    parts = [title if title.endswith((".", "?", "!")) else f"{title}."]
+    published = ", ".join(str(x) for x in (ref.source, ref.year) if x)
+    if published:
+        parts.append(f"{published}.")
+    meta = "; ".join(x for x in (ref.kind.replace("_", " "), ref.locator) if x)
+    if meta:
+        parts.append(f"({meta})")
+    return " ".join(parts)
+
+
+def mg(value: float | None) -> str:
+    """1200.0 -> '1,200'; 0.75 -> '0.75'; None -> '—'."""
+    return "—" if value is None else amount(value, grouped=True)
+
+
+def _dose_text(dose_text: str, dose_mg: float | None, interval_days: float | None) -> str:
+    if dose_text:
+        return one_line(dose_text)
+    if dose_mg is None:
+        return "—"
+    return f"{mg(dose_mg)} mg every {mg(interval_days)} days" if interval_days else f"{mg(dose_mg)} mg"
+
+
+def dosing_rows(assessment: Assessment) -> list[DoseRow]:
+    """The requested dose and its comparators; empty when no dose was requested."""
+    dosing = assessment.dosing
+    requested = dosing.requested
+    if requested is None:
+        return []
+    rows = [
+        DoseRow(
+            label=f"Requested ({requested.drug})" if requested.drug else "Requested",
+            dose_text=_dose_text(requested.dose_text, requested.dose_mg, requested.interval_days),
+            mg_per_28_days=mg(requested.mg_per_28_days),
+            arithmetic=one_line(requested.arithmetic),
+            citations=[],
+        )
+    ]
+    rows += [
+        DoseRow(
+            label=one_line(c.label),
+            dose_text=_dose_text(c.dose_text, c.dose_mg, c.interval_days),
+            mg_per_28_days=mg(c.mg_per_28_days),
+            arithmetic=one_line(c.arithmetic),
+            citations=list(c.citations),
+        )
+        for c in dosing.comparators
+    ]
+    return rows
+
+
+def provenance_items(assessment: Assessment) -> list[tuple[str, str]]:
+    """(label, value) pairs for the footer; the session only when there is one."""
+    p = assessment.provenance
+    items = [
+        ("generator", p.generator),
+        ("model", p.model or "none"),
+        ("embedding model", p.embedding_model),
+        (
+            "unsupported statements",
+            f"{p.unsupported_statements} of {p.checked_statements} checked",
+        ),
+        ("created", p.created_at),
+        ("settings hash", p.settings_hash),
+    ]
+    if assessment.session_id:
+        items.append(("session", assessment.session_id))
+    return items
+
+
+def provenance_text(assessment: Assessment) -> str:
+    return " · ".join(f"{label}: {value}" for label, value in provenance_items(assessment))
