@@ -8,10 +8,29 @@ STAMP  := $(VENV)/.installed
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
+# The LLM tests' server, llama-cpp-python, is compiled from source. Its default build targets the
+# build machine's own CPU (GGML_NATIVE), and on CPUs with AVX-512/AMX in a VM that build crashes
+# (SIGSEGV) on the first multi-token prompt. So it is built once, portable (AVX2), into a wheel
+# folder of our own, keyed by version and flags, and installed from there: pip's wheel cache
+# (which may hold a native build) is never consulted for it.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS  := $(HOME)/.cache/meddraft/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+
+$(LLAMA_WHEELS)/.built:
+	@mkdir -p $(LLAMA_WHEELS)
+	@echo "building llama-cpp-python $(LLAMA_VERSION) (portable, once per machine; about 5-10 min on 2 cores)"
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --quiet --no-deps --no-cache-dir \
+		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(MAKE) --no-print-directory $(LLAMA_WHEELS)/.built
+	$(BIN)/pip install --quiet -c constraints.txt --no-cache-dir --find-links $(LLAMA_WHEELS) \
+		'llama-cpp-python[server]==$(LLAMA_VERSION)'
+	$(BIN)/pip install --quiet -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[dev]'
 	@$(BIN)/python -c "import torch, sys; sys.exit('CUDA torch was installed; see constraints.txt' if torch.version.cuda else 0)"
 	@! $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-' || (echo 'nvidia-* packages were pulled in' && false)
 	touch $(STAMP)

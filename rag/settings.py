@@ -27,6 +27,12 @@ from rag.errors import ConfigError
 class AnalysisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    criteria_files: list[str] = Field(
+        default_factory=list,
+        description="Reviewed criteria YAML files (from `meddraft policy export`) that replace the "
+        "parse of the policies they name; a file <policy stem>.criteria.yaml beside a policy is "
+        "found without being listed.",
+    )
     section_min_similarity: float = Field(
         0.5,
         ge=0.0,

@@ -60,6 +60,7 @@ class Hit(_Document):
     date: str | None = None
     char_start: int = Field(0, description="Offset of the chunk in its document's text.")
     char_end: int = 0
+    source_path: str | None = Field(None, description="The file it was ingested from.")
     score: float = Field(0.0, description="Fused reciprocal-rank score.")
     dense_rank: int | None = Field(None, description="1-based rank in the dense list, if any.")
     bm25_rank: int | None = Field(None, description="1-based rank in the BM25 list, if any.")
@@ -85,6 +86,7 @@ class Hit(_Document):
             date=m.get("date"),
             char_start=m.get("char_start", 0),
             char_end=m.get("char_end", 0),
+            source_path=m.get("source_path"),
             **ranks,
         )
 

@@ -13,11 +13,12 @@ import numpy as np
 from ingest.store import Store
 from rag.analysis.comparators import dosing_analysis, drug_names, label_doc
 from rag.analysis.evaluators.coverage import coverage_criteria
-from rag.analysis.evaluators.dose_limit import dose_limit_criterion
-from rag.analysis.evaluators.tree import evaluate
-from rag.analysis.policy import PolicyMatch, find_policy_docs, select_section
+from rag.analysis.evaluators.dose_limit import dose_limit_criterion, dose_limit_finding
+from rag.analysis.evaluators.typed import evaluate
+from rag.analysis.policy import find_policy_docs
 from rag.analysis.record import CaseFacts
 from rag.analysis.request import parse_request
+from rag.analysis.select import Choice, choose, phase_of
 from rag.analysis.verdict import confidence, verdict_of
 from rag.errors import CaseNotFoundError, StoreError
 from rag.retrieval import scope
@@ -42,7 +43,7 @@ class Analysis:
     case_id: str
     request: RequestInfo
     facts: CaseFacts
-    policy: PolicyMatch | None
+    policy: Choice | None
     criteria: list[Criterion]
     verdict: Verdict
     deciding: list[Criterion]
@@ -86,7 +87,10 @@ class Analysis:
         return {
             "doc_id": policy.doc.doc_id,
             "title": policy.doc.title,
-            "section": policy.section.title if policy.section else None,
+            "section": policy.indication.name if policy.indication else None,
+            "phase": policy.phase,
+            "criteria_source": policy.criteria.source,
+            "criteria_hash": policy.criteria.source_hash,
             "candidates": [{"section": t, "similarity": s} for t, s in policy.candidates[:5]],
         }
 
@@ -109,30 +113,31 @@ def analyse(question: str, case_id: str, settings: Settings, *, store: Store, em
     request.indication_terms = indications
     messages: list[str] = []
 
-    min_similarity = settings.analysis.section_min_similarity
-    policy = _find_policy(store, request, indications, embedder, min_similarity, messages)
+    policy = _find_policy(store, request, indications, embedder, settings, question, docs, messages)
+    label = label_doc(store, request)
+    dosing = dosing_analysis(store, request, policy.indication if policy else None, label)
+    dose = dose_limit_finding(dosing, policy.doc.doc_id) if policy else None
     criteria: list[Criterion] = []
     if policy is not None:
-        if policy.section and policy.section.root:
-            heading = policy.section.heading
-            context = policy.doc.text[heading.start : heading.end]
-            criteria = [evaluate(n, facts, policy.doc.doc_id, context) for n in policy.section.root.children]
-        elif policy.section is None:
+        tree = policy.tree
+        if tree is not None:
+            top = tree.children if tree.logic == "all" and tree.children else [tree]
+            context = " ".join(t for n in tree.walk() for t in (n.text, *n.notes))
+            criteria = [evaluate(n, facts, policy.doc.doc_id, dose=dose, context=context) for n in top]
+        elif policy.indication is None:
             listed = ", ".join(t for t, _ in policy.candidates) or "none"
             messages.append(
                 f"No section of {policy.doc.title} applies to '{request.indication or 'the indication'}' "
                 f"(sections: {listed}); the decision needs another policy or a medical director review."
             )
-        criteria += coverage_criteria(policy, facts, indications)
-
-    label = label_doc(store, request)
-    dosing = dosing_analysis(store, request, policy, label)
-    if policy is not None and (limit := dose_limit_criterion(dosing, policy.doc.doc_id)):
-        criteria.append(limit)
-    if policy is None or (policy.section is None and not criteria):
+        criteria += coverage_criteria(policy, facts, indications, dose=dose)
+        has_dose_leaf = any(c.kind == "dose_limit" for top in criteria for c in _flat(top))
+        if dose is not None and not has_dose_leaf and policy.indication is not None:
+            criteria.append(dose_limit_criterion(dosing, policy.doc.doc_id, dose))
+    verdict, deciding = verdict_of(criteria)
+    if (policy is None or policy.indication is None) and verdict != "not_indicated":
+        # without the applicable section nothing can be approved; a listed exclusion still denies
         verdict, deciding = "insufficient_information", []
-    else:
-        verdict, deciding = verdict_of(criteria)
     for c in deciding:
         c.deciding = True
     return Analysis(
@@ -164,19 +169,24 @@ def _expanded(request: RequestInfo, facts: CaseFacts) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _find_policy(store, request, indications, embedder, min_similarity, messages) -> PolicyMatch | None:
+def _find_policy(store, request, indications, embedder, settings, question, docs, messages) -> Choice | None:
     catalogue = literature_catalogue(store, ["policy"])
     ids = find_policy_docs(catalogue, drug_names(request))
     if not ids:
         messages.append(f"No coverage policy for {request.drug} is in the store: ingest the payer's policy.")
         return None
-    best: PolicyMatch | None = None
-    for doc in load_documents(store, ids):
-        match = select_section(doc, indications, embedder.embed, min_similarity)
-        score = match.candidates[0][1] if match.candidates else 0.0
-        if best is None or (match.section is not None, score) > (
-            best.section is not None,
-            best.candidates[0][1] if best.candidates else 0,
-        ):
-            best = match
-    return best
+    request_text = "\n".join(d.text for d in docs if d.kind == "request")
+    phase = phase_of(question, request_text)
+    analysis = settings.analysis
+    return choose(
+        load_documents(store, ids),
+        indications,
+        embedder.embed,
+        analysis.section_min_similarity,
+        phase,
+        tuple(analysis.criteria_files),
+    )
+
+
+def _flat(criterion: Criterion) -> list[Criterion]:
+    return [criterion, *(c for child in criterion.children for c in _flat(child))]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from ingest.store import Store
+from rag.analysis.criteria import DoseLimit, Indication
 from rag.analysis.dosing import find_regimens, format_mg
-from rag.analysis.policy import PolicyMatch, core_phrase, find_policy_docs
+from rag.analysis.policy import core_phrase, find_policy_docs
 from rag.retrieval.passages import SourceDoc, literature_catalogue, load_documents, units
 from rag.retrieval.scope import LITERATURE_KINDS
 from rag.types import Dose, DoseComparator, DosingAnalysis, RequestInfo
@@ -48,29 +49,50 @@ def _other_product(line: str, names: list[str]) -> bool:
 
 
 def dosing_analysis(
-    store: Store, request: RequestInfo, policy: PolicyMatch | None, label: SourceDoc | None
+    store: Store, request: RequestInfo, indication: Indication | None, label: SourceDoc | None
 ) -> DosingAnalysis:
-    """The request against the policy's limit for the section, the label and the literature."""
+    """The request against the policy's limit for the indication, the label and the literature."""
     weight = request.patient_weight_kg
     comparators: list[DoseComparator] = []
-    if policy and policy.section:
-        lines = [(t, c) for t, c in policy.section.dosing if not _other_product(t, drug_names(request))]
-        limited = [(t, c) for t, c in lines if _LIMIT_WORDS.search(t)] or lines
-        best = None
-        for text, chunk_id in limited:
-            for dose in _regimens(text, weight):
-                if best is None or dose.mg_per_28_days > best[0].mg_per_28_days:
-                    best = (dose, text, chunk_id)
-        if best:
-            dose, text, chunk_id = best
-            comparators.append(
-                _comparator(f"Policy limit ({policy.section.title})", "policy", dose, text, chunk_id)
-            )
+    if indication is not None and (limit := policy_limit(indication, request)):
+        comparators.append(limit)
     if label:
         comparators += _label_comparators(label, request, weight)
     comparators += _literature_comparators(store, request, weight)
     summary = _dose_summary(request.dose, comparators)
     return DosingAnalysis(requested=request.dose, comparators=comparators, summary=summary)
+
+
+def policy_limit(indication: Indication, request: RequestInfo) -> DoseComparator | None:
+    """The policy's highest unconditional maintenance limit that fits the request's route and the
+    patient's weight, in mg per 28 days; a limit that holds only under a condition is left out."""
+    weight = request.patient_weight_kg
+    route = (request.route or (request.dose.route if request.dose else None) or "").upper()
+    best: tuple[float, DoseLimit, Dose] | None = None
+    for limit in indication.dose_limits:
+        if limit.condition or limit.phase == "loading" or not limit.every_days:
+            continue
+        if route and limit.route and limit.route.upper() != route:
+            continue
+        if weight is not None and not _in_band(limit, weight):
+            continue
+        doses = _regimens(limit.text, weight)
+        dose = next(
+            (d for d in doses if d.dose_mg and abs((d.interval_days or 0) - limit.every_days) < 0.5), None
+        )
+        if dose is None or not dose.mg_per_28_days:
+            continue
+        if best is None or dose.mg_per_28_days > best[0]:
+            best = (dose.mg_per_28_days, limit, dose)
+    if best is None:
+        return None
+    _, limit, dose = best
+    return _comparator(f"Policy limit ({indication.name})", "policy", dose, limit.text, limit.chunk_id or "")
+
+
+def _in_band(limit: DoseLimit, weight: float) -> bool:
+    low, high = limit.weight_min_kg, limit.weight_max_kg
+    return (low is None or weight > low) and (high is None or weight <= high)
 
 
 def _label_comparators(label: SourceDoc, request: RequestInfo, weight: float | None) -> list[DoseComparator]:

@@ -1,4 +1,4 @@
-"""Drug classes and test names from data/lexicon.yaml (general pharmacology, no case data)."""
+"""Drug classes, test names and specialties from data/lexicon.yaml (general data, no case data)."""
 
 from __future__ import annotations
 
@@ -66,3 +66,41 @@ def test_names(text: str) -> list[str]:
         if _contains(text, name) or any(_contains(text, a) for a in aliases if len(a) > 3):
             names.extend(aliases)
     return list(dict.fromkeys(names))
+
+
+def class_names(text: str) -> list[str]:
+    """The drug classes a text names (the longest match wins: 'TNF inhibitor', not 'inhibitor')."""
+    return _named_classes(text)
+
+
+def drug_names(text: str) -> list[str]:
+    """The drugs a text names, as the lexicon spells them (members of any class)."""
+    members = {
+        m
+        for value in _data()["classes"].values()
+        for m in (
+            value if isinstance(value, list) else [x for tier in value["potency"].values() for x in tier]
+        )
+    }
+    return sorted(
+        (m for m in members if len(m) > 3 and _contains(text, m)), key=lambda m: text.lower().find(m.lower())
+    )
+
+
+def tests_named(text: str) -> list[str]:
+    """The lexicon's names of the tests a text names ('tuberculosis screening' for 'IGRA')."""
+    return [
+        name
+        for name, aliases in _data()["tests"].items()
+        if _contains(text, name) or any(_contains(text, a) for a in aliases if len(a) > 2 or a.isupper())
+    ]
+
+
+def specialties(text: str) -> list[str]:
+    """The specialists a text names ('rheumatologist or dermatologist')."""
+    return [name for name in _data()["specialties"] if _contains(text, name)]
+
+
+def specialty_aliases(name: str) -> list[str]:
+    """How notes name a specialist's specialty ('dermatology' for 'dermatologist')."""
+    return list(_data()["specialties"].get(name, [name]))

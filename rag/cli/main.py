@@ -17,6 +17,7 @@ from ingest.documents import KINDS
 from ingest.pipeline import IngestReport
 from ingest.pipeline import Progress as Hooks
 from rag.cli import llm as cli_llm
+from rag.cli import policy as cli_policy
 from rag.cli import search as cli_search
 from rag.cli import sessions as cli_sessions
 from rag.errors import LLMOutputError, MeddraftError
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_llm.format_arg(assess)
     cli_llm.add_generator_args(assess)
     session_handlers = cli_sessions.add_parsers(sub, common)
-    parser.set_defaults(_plugins={**session_handlers, **_load_plugins(sub, common)})
+    policy_handlers = cli_policy.add_parsers(sub, common)
+    parser.set_defaults(_plugins={**session_handlers, **policy_handlers, **_load_plugins(sub, common)})
     return parser
 
 

@@ -201,7 +201,8 @@ class ExtractiveGenerator:
         bullets: list[Bullet] = []
         policy = analysis.policy
         where = (
-            f"{policy.doc.title}" + (f", section {policy.section.title}" if policy and policy.section else "")
+            f"{policy.doc.title}"
+            + (f", section {policy.indication.name}" if policy and policy.indication else "")
             if policy
             else "the policy"
         )
@@ -253,12 +254,13 @@ class ExtractiveGenerator:
                     chunk_ids=[c.evidence[0].chunk_id for c in analysis.criteria[:1] if c.evidence],
                 )
             )
-            if policy and policy.section and policy.section.continuation:
-                cont = policy.section.continuation
-                items = "; ".join(_short(n.text, 90) for n in cont.children[:4])
+            cont = policy.indication.continuation if policy and policy.indication else None
+            if cont is not None and policy.phase == "initial":
+                items = "; ".join(_short(n.text, 90) for n in (cont.children or [cont])[:4])
                 bullets.append(
                     Bullet(
-                        text=f"For reauthorization the policy requires: {items}.", chunk_ids=[cont.chunk_id]
+                        text=f"For reauthorization the policy requires: {items}.",
+                        chunk_ids=[cont.chunk_id] if cont.chunk_id else [],
                     )
                 )
         return bullets
@@ -273,7 +275,7 @@ def summary(analysis: Analysis) -> str:
         head += f" for this patient with {r.indication}"
     policy = analysis.policy
     if policy:
-        head += f" under {policy.doc.title}" + (f" ({policy.section.title})" if policy.section else "")
+        head += f" under {policy.doc.title}" + (f" ({policy.indication.name})" if policy.indication else "")
     reasons = [
         f"{_short(c.text.rstrip(':'), 70)} ({c.status.replace('_', ' ')}): "
         f"{first_sentence(c.rationale).rstrip('.')}"

@@ -203,9 +203,8 @@ def draft_items(hits: list[Hit], analysis: Analysis) -> list[Hit]:
         for e in c.evidence
     ]
     wanted += analysis.request.source_chunk_ids
-    if analysis.policy and analysis.policy.section:
-        heading = analysis.policy.section.heading
-        wanted += [c.chunk_id for c in analysis.policy.doc.chunks_in(heading.start, heading.end)]
+    if analysis.policy and analysis.policy.tree:
+        wanted += [n.chunk_id for n in analysis.policy.tree.walk() if n.chunk_id]
     wanted += [cid for comparator in analysis.dosing.comparators for cid in comparator.chunk_ids]
     wanted += [hit.chunk_id for hit in ranked]
     return [known[cid] for cid in wanted if cid in known]
@@ -225,7 +224,7 @@ def analysis_text(analysis: Analysis, sources: SourceSet) -> str:
     lines = []
     policy = analysis.policy
     if policy:
-        section = f', section "{policy.section.title}"' if policy.section else " (no section applies)"
+        section = f', section "{policy.indication.name}"' if policy.indication else " (no section applies)"
         lines.append(f"Policy: {policy.doc.title}{section}")
     request = analysis.request
     dose = request.dose.dose_text if request.dose else ""

@@ -13,11 +13,11 @@ import re
 from bm25s.stopwords import STOPWORDS_EN
 
 from ingest.store import Store
-from rag.analysis.policy import headings
+from rag.analysis.reviewed import criteria_for
 from rag.followup.answers import NOT_FOUND, Answer, AnswerPart, Numbering
 from rag.retrieval import scope
 from rag.retrieval.hybrid import Retriever
-from rag.retrieval.passages import load_documents, text_sentences, units
+from rag.retrieval.passages import load_documents, text_sentences
 from rag.safety import looks_like_instruction
 from rag.types import Assessment, flatten
 
@@ -77,36 +77,33 @@ def about_draft(question: str, assessment: Assessment) -> list[AnswerPart]:
 def from_policy(
     question: str, assessment: Assessment, store: Store, numbering: Numbering
 ) -> list[AnswerPart]:
-    """'Quote the policy's continuation criteria': the matching part of the draft's policy section."""
+    """'Quote the policy's continuation criteria': the criteria of the draft's policy section, as
+    compiled (the continuation tree when the question asks for it), each quoted and cited."""
     if not assessment.policy or not re.search(r"\bpolic(?:y|ies)\b", question, re.I):
         return []
     docs = load_documents(store, [assessment.policy["doc_id"]])
-    if not docs:
+    section = assessment.policy.get("section")
+    if not docs or not section:
         return []
     doc = docs[0]
-    section = assessment.policy.get("section") or ""
-    wanted = _terms(question) - {"policy", "criteria", "criterion"}
-    inside = [h for h in headings(doc) if section and h.title == section]
-    scope = inside[0] if inside else None
-    best = None
-    for h in headings(doc):
-        if scope and not (scope.start <= h.start < scope.end):
-            continue
-        overlap = len(wanted & _terms(h.title))
-        if overlap and (best is None or overlap > best[0]):
-            best = (overlap, h)
-    if best is None:
+    indication = criteria_for(doc).indication(section)
+    if indication is None:
         return []
-    h = best[1]
+    continuation = re.search(r"continu|renew|re-?authori", question, re.I)
+    tree = indication.continuation if continuation else indication.initial
+    if tree is None:
+        return []
+    by_id = {c.chunk_id: c for c in doc.chunks}
     parts = []
-    for start, end in units(doc.text):
-        if h.start < start < h.end:
-            text = re.sub(
-                r"\s+", " ", re.sub(r"^\s*(?:[-*]|\d+[.)]|[a-z][.)])\s+|\*\*", "", doc.text[start:end])
-            ).strip()
-            parts.append(AnswerPart(text=f'"{text}"', citations=[numbering.cite(doc.chunk_at(start, end))]))
+    for node in tree.walk()[1:] if tree.children else [tree]:
+        chunk = by_id.get(node.chunk_id or "")
+        citations = [numbering.cite(chunk)] if chunk else []
+        parts.append(AnswerPart(text=f'{node.id}. "{node.text}"', citations=citations))
     if parts:
-        parts.insert(0, AnswerPart(text=f"{doc.title}, {h.title}:", citations=parts[0].citations))
+        what = "continuation criteria" if continuation else "initial criteria"
+        parts.insert(
+            0, AnswerPart(text=f"{doc.title}, {indication.name}, {what}:", citations=parts[0].citations)
+        )
     return parts[:12]
 
 

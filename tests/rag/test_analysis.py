@@ -33,7 +33,7 @@ def test_gold_case(corpus_parts, path: Path):
     if gold.get("requested_mg_per_28_days"):
         got = analysis.request.dose.mg_per_28_days
         assert got == pytest.approx(gold["requested_mg_per_28_days"], rel=0.01)
-    section = analysis.policy.section.title if analysis.policy and analysis.policy.section else None
+    section = analysis.policy.indication.name if analysis.policy and analysis.policy.indication else None
     if gold.get("policy_section"):
         assert section and gold["policy_section"].lower() in section.lower()
     elif "policy_section" in gold:

@@ -1,9 +1,12 @@
-"""Check one policy criterion against a case's notes, deterministically.
+"""Evaluators: a compiled criterion and the case's facts in, a `Criterion` with status, rationale
+and evidence out (met / not_met / insufficient; never met by resemblance).
 
-Each checker recognises a family of criteria by its wording (age, prescriber, numeric threshold,
-prior therapy with a duration, test result, exclusion, duration of disease) and returns a
-`Finding` with the status, a rationale naming the evidence, and the sentences it rests on; the
-presence checker is the fallback. Nothing here knows a drug, disease or case.
+`typed` evaluates a tree leaf by leaf with the evaluator of each leaf's type; `basic`, `history`
+and `measures` hold the evaluators (age, specialty, exclusion, presence of a diagnosis, tests
+within a window, prior therapy with durations, thresholds, disease duration), which read the
+criterion's wording; `CHECKERS` is the ordered list tried for a criterion no type fits; `coverage`
+and `dose_limit` read the policy's experimental list, policy-wide exclusions and dose limits.
+Nothing here knows a drug, disease or case.
 """
 
 from __future__ import annotations
@@ -18,10 +21,8 @@ from rag.analysis.evaluators.basic import (
 from rag.analysis.evaluators.common import Checker, Finding
 from rag.analysis.evaluators.history import check_disease_duration, check_prior_therapy, check_test
 from rag.analysis.evaluators.measures import check_threshold
-from rag.analysis.policy import Node
-from rag.analysis.record import CaseFacts
 
-__all__ = ["CHECKERS", "Finding", "check_leaf", "check_presence", "concept_of"]
+__all__ = ["CHECKERS", "Finding", "check_presence", "concept_of"]
 
 CHECKERS: list[Checker] = [
     check_age,
@@ -32,11 +33,3 @@ CHECKERS: list[Checker] = [
     check_threshold,
     check_disease_duration,
 ]
-
-
-def check_leaf(node: Node, facts: CaseFacts) -> Finding:
-    for checker in CHECKERS:
-        finding = checker(node, facts)
-        if finding is not None:
-            return finding
-    return check_presence(node, facts)

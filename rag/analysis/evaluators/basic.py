@@ -17,6 +17,7 @@ from rag.analysis.evaluators.common import (
 from rag.analysis.lexicon import class_members
 from rag.analysis.policy import Node, core_phrase
 from rag.analysis.record import CaseFacts
+from rag.text import shorten
 from rag.types import Evidence, Status
 
 # --- age ------------------------------------------------------------------------------------
@@ -219,17 +220,4 @@ def check_presence(node: Node, facts: CaseFacts) -> Finding:
             f"Only uncertain or pending statements: {quote(unsure[0])}.",
             cite(unsure),
         )
-    related = facts.related_sentences(node.text, top_chunks=3)
-    keywords = {w.lower() for w in re.findall(r"[A-Za-z]{5,}", node.text)} - STOP
-    scored = sorted(
-        related,
-        key=lambda s: -len(keywords & {w.lower() for w in re.findall(r"[A-Za-z]{5,}", s.text)}),
-    )
-    if scored and len(keywords & {w.lower() for w in re.findall(r"[A-Za-z]{5,}", scored[0].text)}) >= 3:
-        s = scored[0]
-        return Finding(
-            "met",
-            f'Closest documentation: "{s.clean[:160]}" ({s.doc_id}).',
-            [Evidence(chunk_id=s.chunk_id, doc_id=s.doc_id, quote=s.clean, assertion="present")],
-        )
-    return Finding("insufficient", f"No documentation found for: {concept or node.text[:80]}.", [])
+    return Finding("insufficient", f"No documentation found for: {shorten(concept or node.text, 120)}.", [])

@@ -1,34 +1,53 @@
-"""The dose-limit criterion: the requested mg per 28 days against the policy's limit."""
+"""The dose limit: the requested mg per 28 days against the policy's limit for the indication."""
 
 from __future__ import annotations
 
 import re
 
 from rag.analysis.dosing import format_mg
+from rag.analysis.evaluators.common import Finding
 from rag.types import Criterion, DosingAnalysis, Evidence
 
 TOLERANCE = 1.01  # rounding in the policy's own arithmetic is not an excess
 
 
-def dose_limit_criterion(dosing: DosingAnalysis, policy_doc_id: str) -> Criterion | None:
-    """D1, when both the request and the policy's limit normalise to mg per 28 days."""
+def dose_limit_finding(dosing: DosingAnalysis, policy_doc_id: str) -> Finding | None:
+    """Within or above the limit when both the request and the limit normalise to mg per 28 days;
+    `insufficient` when either cannot be read; None when the policy states no limit."""
     requested = dosing.requested
     limit = next((c for c in dosing.comparators if c.source_kind == "policy"), None)
-    if not (limit and requested and requested.mg_per_28_days and limit.mg_per_28_days):
+    if limit is None or not limit.mg_per_28_days:
         return None
+    evidence = [
+        Evidence(chunk_id=c, doc_id=policy_doc_id, quote=limit.dose_text) for c in limit.chunk_ids[:1] if c
+    ]
+    if not (requested and requested.mg_per_28_days):
+        return Finding(
+            "insufficient",
+            f"The requested dose could not be normalised to mg per 28 days; the limit is "
+            f"{format_mg(limit.mg_per_28_days)} per 28 days ({limit.dose_text}).",
+            evidence,
+        )
     over = requested.mg_per_28_days > limit.mg_per_28_days * TOLERANCE
+    return Finding(
+        "not_met" if over else "met",
+        f"{requested.arithmetic}; the limit is {format_mg(limit.mg_per_28_days)} per 28 days"
+        f" ({limit.dose_text}): {'above' if over else 'within'} the limit.",
+        evidence,
+        re.findall(r"\d+(?:\.\d+)?", f"{requested.arithmetic} {limit.mg_per_28_days} {limit.arithmetic}"),
+    )
+
+
+def dose_limit_criterion(dosing: DosingAnalysis, policy_doc_id: str, finding: Finding) -> Criterion:
+    """D1, when the policy's tree has no dose criterion of its own."""
+    limit = next(c for c in dosing.comparators if c.source_kind == "policy")
     return Criterion(
         id="D1",
         kind="dose_limit",
         logic="leaf",
-        status="not_met" if over else "met",
+        status=finding.status,
         text=f"Requested dose within the policy's limit for this indication ({limit.dose_text})",
-        rationale=(
-            f"{requested.arithmetic}; the limit is {format_mg(limit.mg_per_28_days)} per 28 days"
-            f" ({limit.dose_text}): {'above' if over else 'within'} the limit."
-        ),
-        evidence=[
-            Evidence(chunk_id=c, doc_id=policy_doc_id, quote=limit.dose_text) for c in limit.chunk_ids[:1]
-        ],
-        computed=re.findall(r"\d+(?:\.\d+)?", f"{requested.arithmetic} {limit.mg_per_28_days}"),
+        rationale=finding.rationale,
+        evidence=finding.evidence,
+        computed=finding.computed,
     )

@@ -36,7 +36,17 @@ _WINDOW = re.compile(
 )
 
 
-_PENDING = re.compile(r"pending|awaiting|not yet (?:resulted|available|back)|will forward", re.I)
+_PENDING = re.compile(
+    r"pending|awaiting|not yet (?:resulted|available|back)|will forward|\buntil\b|\bonce\b|"
+    r"\bwill be (?:held|done|drawn|obtained|sent|repeated)|\bto be (?:drawn|done|obtained)",
+    re.I,
+)
+# a reference-range column or note ('Negative (reference)', 'Ref: negative') is never the result
+_REFERENCE = re.compile(
+    r"\|?\s*\b(?:negative|normal|non-?reactive)\s*\((?:ref(?:erence)?(?: range)?|normal)\)|"
+    r"\b(?:ref(?:erence)?(?: range| interval)?|normal range)\s*[:=]?\s*(?:<\s*)?[\w.-]+",
+    re.I,
+)
 _ORDERED = re.compile(r"\bordered\b|\bdrawn\b|\bcollected\b|\bscheduled\b", re.I)
 _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 
@@ -77,8 +87,12 @@ def check_test(node: Node, facts: CaseFacts) -> Finding | None:
     limit = duration_days(float(window.group(1)), window.group(2)) if window else None
     events = []  # (kind, mention, date)
     for m in mentions:
-        sentence = m.sentence.text
-        result_neg = _RESULT_NEG.search(sentence[m.start :]) or re.search(r"negative", sentence, re.I)
+        sentence = _REFERENCE.sub(" ", m.sentence.text)
+        after = sentence[m.start :] if m.start < len(sentence) else sentence
+        positive_first = re.search(r"\bpositive\b|\breactive\b|\bdetected\b", after, re.I)
+        result_neg = _RESULT_NEG.search(after) or re.search(r"negative", sentence, re.I)
+        if positive_first and (not result_neg or positive_first.start() < result_neg.start()):
+            result_neg = None
         if _PENDING.search(sentence) or (_ORDERED.search(sentence) and not result_neg):
             events.append(("pending", m, facts.sentence_date(m.sentence)))
         elif result_neg:

@@ -1,0 +1,144 @@
+"""`meddraft policy show | export | check`: a policy's criteria as the engine reads them.
+
+`show` prints the compiled tree (indications, initial and continuation criteria, node logic, leaf
+types and parameters, pages, dose limits) for a reviewer to check against the PDF; `export`
+writes it as YAML to edit and place beside the policy; `check` validates a reviewed file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from rag.analysis.criteria import Indication, Node, PolicyCriteria
+from rag.errors import MeddraftError
+
+
+def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
+    policy = sub.add_parser("policy", help="show, export or check a policy's compiled criteria")
+    actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    show = actions.add_parser("show", parents=[common], help="print the compiled criteria tree")
+    show.add_argument("doc_id", metavar="DOC_ID", help="the policy's document id (see `meddraft status`)")
+    show.add_argument("--indication", metavar="TEXT", help="only indications whose name contains TEXT")
+    show.add_argument("--format", choices=["text", "json", "yaml"], default="text", help="output format")
+    show.add_argument(
+        "--criteria", action="append", default=[], metavar="FILE", help="reviewed criteria file"
+    )
+    export = actions.add_parser("export", parents=[common], help="write the criteria as YAML to review")
+    export.add_argument("doc_id", metavar="DOC_ID", help="the policy's document id")
+    export.add_argument("-o", "--out", metavar="FILE", help="write here instead of standard output")
+    check = actions.add_parser("check", parents=[common], help="validate a reviewed criteria file")
+    check.add_argument("file", metavar="FILE", help="a YAML file written by `policy export` and edited")
+    return {"policy": _run}
+
+
+def _run(args, settings, out: Console, err: Console) -> int:
+    from rag.analysis.reviewed import export_yaml, load_yaml
+
+    if args.policy_command == "check":
+        policy = load_yaml(args.file)
+        leaves = sum(
+            1 for i in policy.indications for t in (i.initial, i.continuation) if t for _ in t.walk()
+        )
+        out.print(
+            f"{args.file}: valid; {policy.doc_id}, {len(policy.indications)} indications, {leaves} nodes"
+        )
+        return 0
+    policy = _compiled(args.doc_id, settings, getattr(args, "criteria", []))
+    if args.policy_command == "export":
+        text = export_yaml(policy)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            err.print(f"written to {args.out}", highlight=False)
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.indication:
+        wanted = args.indication.lower()
+        policy = policy.model_copy(
+            update={"indications": [i for i in policy.indications if wanted in i.name.lower()]}
+        )
+    if args.format == "json":
+        out.print_json(policy.model_dump_json(exclude_none=True))
+    elif args.format == "yaml":
+        sys.stdout.write(export_yaml(policy))
+    else:
+        sys.stdout.write(show_text(policy))
+    return 0
+
+
+def _compiled(doc_id: str, settings, files: list[str]) -> PolicyCriteria:
+    from rag.analysis.reviewed import criteria_for
+    from rag.components import build_store
+    from rag.retrieval.passages import load_documents
+
+    store = build_store(settings)
+    docs = load_documents(store, [doc_id])
+    if not docs:
+        known = sorted(d for d, r in store.documents().items() if r.kind == "policy")
+        raise MeddraftError(f"no policy {doc_id!r} in the store; policies: {', '.join(known) or '(none)'}")
+    if docs[0].kind != "policy":
+        raise MeddraftError(f"{doc_id} is a {docs[0].kind}, not a policy")
+    return criteria_for(docs[0], [*settings.analysis.criteria_files, *files])
+
+
+def show_text(policy: PolicyCriteria) -> str:
+    """The tree as a reviewer reads it beside the PDF: one line per node, pages and parameters."""
+    head = f"{policy.title or policy.doc_id} ({policy.doc_id}; criteria {policy.source}"
+    head += f", hash {policy.source_hash})" if policy.source_hash else ")"
+    lines = [head, ""]
+    for indication in policy.indications:
+        lines += _indication_lines(indication)
+    if policy.exclusions:
+        lines.append("Policy-wide exclusions:")
+        lines += [line for node in policy.exclusions for line in _node_lines(node, 1)]
+    if policy.experimental:
+        lines.append("Experimental, investigational or not covered:")
+        lines += [f"  - {item}" for item in policy.experimental]
+    return "\n".join(lines) + "\n"
+
+
+def _indication_lines(indication: Indication) -> list[str]:
+    page = f" (p. {indication.page})" if indication.page else ""
+    lines = [f"== {indication.name}{page}"]
+    for label, tree in (("initial", indication.initial), ("continuation", indication.continuation)):
+        if tree is not None:
+            lines.append(f"  {label}:")
+            lines += _node_lines(tree, 2)
+    for limit in indication.dose_limits:
+        where = f"p. {limit.page}; " if limit.page else ""
+        params = ", ".join(
+            f"{k}={v}"
+            for k, v in limit.model_dump(
+                exclude_none=True, exclude={"text", "indication", "page", "chunk_id"}
+            ).items()
+            if v != "any"
+        )
+        lines.append(f"  limit: {params} [{where}{limit.text[:90]}]")
+    lines.append("")
+    return lines
+
+
+def _node_lines(node: Node, depth: int) -> list[str]:
+    pad = "  " * depth
+    if node.logic == "leaf":
+        kind = node.leaf.type if node.leaf else "free_text"
+        params = (
+            json.dumps(node.leaf.model_dump(exclude={"type"}, exclude_defaults=True), ensure_ascii=False)
+            if node.leaf
+            else "{}"
+        )
+        tail = "" if params == "{}" else f" {params}"
+        page = f" (p. {node.page})" if node.page else ""
+        lines = [f"{pad}{node.id} [{kind}] {node.text}{page}{tail}"]
+    else:
+        logic = f"at least {node.n}" if node.logic == "at_least" else node.logic
+        lines = [f"{pad}{node.id} <{logic}> {node.text}"]
+        for child in node.children:
+            lines += _node_lines(child, depth + 1)
+    lines += [f"{pad}  note: {note}" for note in node.notes]
+    return lines
