@@ -53,9 +53,19 @@ test: setup
 # Quality gate (CI): gold cases end to end, then the PubMedQA retrieval benchmark. Stores are
 # reused between runs, so a second run embeds nothing.
 EVAL_STORE := .meddraft-eval
+# The realworld set (payer PDFs, clinic notes) is read from ../shared/data, never copied here.
+SHARED_DATA ?= ../shared/data
+REALWORLD   := $(SHARED_DATA)/realworld
 eval: setup
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
 	$(BIN)/meddraft eval cases --store $(EVAL_STORE) --check --report reports/eval
+	@if [ -f $(REALWORLD)/gold.yaml ]; then \
+		$(BIN)/meddraft ingest $(REALWORLD)/policies $(REALWORLD)/literature $(REALWORLD)/cases \
+			--store $(EVAL_STORE)-realworld --quiet && \
+		$(BIN)/meddraft eval cases $(REALWORLD)/gold.yaml --store $(EVAL_STORE)-realworld --check \
+			--thresholds eval/thresholds-realworld.toml --baseline eval/baseline-realworld.json \
+			--report reports/eval-realworld; \
+	else echo "realworld gold not found at $(REALWORLD): skipped (set SHARED_DATA)"; fi
 	$(BIN)/meddraft eval retrieval --dataset pubmedqa --store .meddraft-bench-pubmedqa --check --report reports/pubmedqa
 
 bench: setup

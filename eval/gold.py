@@ -31,8 +31,20 @@ class GoldCase(BaseModel):
     key_facts: list[str] = Field(default_factory=list, description="Regexes a good draft contains.")
     forbidden: list[str] = Field(default_factory=list, description="Regexes a draft must not contain.")
     must_cite: list[str] = Field(default_factory=list, description="Document ids that must be cited.")
-    requested_mg_per_28_days: float | None = None
+    must_cite_any: list[str] = Field(default_factory=list, description="At least one of these must be cited.")
+    requested_mg_per_28_days: float | list[float] | None = Field(
+        None, description="One value, or the acceptable values when a loading phase precedes maintenance."
+    )
     notes: str = ""
+
+
+def _normalised(item: dict) -> dict:
+    """The shared realworld set writes `verdict` for `expected_verdict` and has no `id`."""
+    if isinstance(item, dict) and "verdict" in item and "expected_verdict" not in item:
+        item = dict(item)
+        item["expected_verdict"] = item.pop("verdict")
+        item.setdefault("id", item.get("case_id", ""))
+    return item
 
 
 def load_gold(path: Path | str) -> list[GoldCase]:
@@ -46,7 +58,7 @@ def load_gold(path: Path | str) -> list[GoldCase]:
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8"))
             items = data if isinstance(data, list) else [data]
-            cases += [GoldCase.model_validate(item) for item in items]
+            cases += [GoldCase.model_validate(_normalised(item)) for item in items]
         except (yaml.YAMLError, ValidationError) as exc:
             raise MeddraftError(f"invalid gold file {file}: {exc}") from exc
     return cases

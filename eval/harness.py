@@ -29,6 +29,7 @@ from eval.metrics import (
     retrieval_recall,
     unsupported_numbers,
     verdict_accuracy,
+    wrong_approval,
 )
 from rag import MeddraftError, Settings, assess, build_embedder, build_generator, build_retriever, build_store
 
@@ -101,6 +102,7 @@ def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, prog
         recall, precision = citation_support(gold, draft, texts)
         result.metrics = [
             verdict_accuracy(gold, draft),
+            wrong_approval(gold, draft),
             criterion_agreement(gold, draft),
             key_fact_recall(gold, draft),
             forbidden_statements(gold, draft),

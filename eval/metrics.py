@@ -96,6 +96,16 @@ def verdict_accuracy(gold: GoldCase, draft: Assessment) -> MetricResult:
     )
 
 
+def wrong_approval(gold: GoldCase, draft: Assessment) -> MetricResult:
+    """1 when the draft approves what the gold does not: the worst error a review can make."""
+    wrong = draft.verdict.label == "indicated" and gold.expected_verdict != "indicated"
+    return MetricResult(
+        name="wrong_approval",
+        value=float(wrong),
+        reason=f"approved; expected {gold.expected_verdict}" if wrong else "no wrong approval",
+    )
+
+
 def criterion_agreement(gold: GoldCase, draft: Assessment) -> MetricResult:
     if not gold.criteria:
         return MetricResult(name="criterion_agreement", value=1.0, reason="no criteria in gold")
@@ -161,13 +171,18 @@ def citation_validity(gold: GoldCase, draft: Assessment) -> MetricResult:
 
 
 def must_cite_recall(gold: GoldCase, draft: Assessment) -> MetricResult:
-    if not gold.must_cite:
+    if not gold.must_cite and not gold.must_cite_any:
         return MetricResult(name="must_cite_recall", value=1.0, reason="nothing required")
     cited = {r.doc_id for r in draft.references}
     missing = [d for d in gold.must_cite if d not in cited]
+    required = len(gold.must_cite)
+    if gold.must_cite_any:
+        required += 1
+        if not set(gold.must_cite_any) & cited:
+            missing.append(f"one of {gold.must_cite_any}")
     return MetricResult(
         name="must_cite_recall",
-        value=1 - len(missing) / len(gold.must_cite),
+        value=1 - len(missing) / required,
         reason=f"not cited: {missing}" if missing else "all cited",
     )
 
@@ -250,7 +265,9 @@ def dose_agreement(gold: GoldCase, draft: Assessment) -> MetricResult:
     if gold.requested_mg_per_28_days is None:
         return MetricResult(name="dose_agreement", value=1.0, reason="no dose in gold")
     got = draft.dosing.requested.mg_per_28_days if draft.dosing.requested else None
-    ok = got is not None and abs(got - gold.requested_mg_per_28_days) <= 0.01 * gold.requested_mg_per_28_days
+    wanted = gold.requested_mg_per_28_days
+    accepted = wanted if isinstance(wanted, list) else [wanted]
+    ok = got is not None and any(abs(got - w) <= 0.01 * w for w in accepted)
     return MetricResult(
         name="dose_agreement",
         value=float(ok),

@@ -18,6 +18,7 @@ LOWER_IS_BETTER = {
     "forbidden_statements",
     "unsupported_statements",
     "cross_case_leakage",
+    "wrong_approval",
     "latency_s",
     "latency_median_s",
 }

@@ -153,7 +153,7 @@ def leaf(
             page=page,
             chunk_id=chunk_id,
         )
-        diagnosis_text = text[m.start() :].strip(" ,;")
+        diagnosis_text = f"Diagnosis of {m.group('name').strip(' ,;')}"
         diagnosis = Node(
             id=f"{ident}.2",
             text=diagnosis_text[0].upper() + diagnosis_text[1:],
@@ -210,13 +210,40 @@ _INLINE_LIST = re.compile(
 
 def _inline_options(text: str) -> list[str]:
     """'Disease activity is documented by at least ONE of the following: CDAI ≥ 220; HBI ≥ 7; or
-    endoscopic evidence ...' -> the options, each one requirement; else the text itself."""
+    endoscopic evidence ...' -> the options, each one requirement; else the text itself. Options
+    are split at ';' outside brackets (at ', or' only when there is no ';')."""
     m = _INLINE_LIST.search(text)
     if not m:
         return [text] if text else []
-    parts = [p.strip(" .") for p in re.split(r";\s*(?:or\s+|and\s+)?|,\s+or\s+", m.group("list"))]
+    listed = m.group("list")
+    parts = (
+        _split_outside_brackets(listed, ";")
+        if ";" in _outside_brackets(listed)
+        else _split_outside_brackets(listed, ", or ")
+    )
+    parts = [re.sub(r"^(?:or|and)\s+", "", p.strip(" .;"), flags=re.I) for p in parts]
     parts = [p for p in parts if len(p) > 2]
     return parts if len(parts) > 1 else [text]
+
+
+def _outside_brackets(text: str) -> str:
+    """The text with everything inside (), [] and {} blanked out."""
+    out, depth = [], 0
+    for ch in text:
+        depth += ch in "([{"
+        out.append(ch if depth == 0 else " ")
+        depth -= ch in ")]}" and depth > 0
+    return "".join(out)
+
+
+def _split_outside_brackets(text: str, separator: str) -> list[str]:
+    shadow = _outside_brackets(text).lower()
+    parts, start = [], 0
+    for m in re.finditer(re.escape(separator.lower()), shadow):
+        parts.append(text[start : m.start()])
+        start = m.end()
+    parts.append(text[start:])
+    return parts
 
 
 def _clauses(text: str) -> list[str]:

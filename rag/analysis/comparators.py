@@ -76,18 +76,36 @@ def policy_limit(indication: Indication, request: RequestInfo) -> DoseComparator
             continue
         if weight is not None and not _in_band(limit, weight):
             continue
-        doses = _regimens(limit.text, weight)
-        dose = next(
-            (d for d in doses if d.dose_mg and abs((d.interval_days or 0) - limit.every_days) < 0.5), None
-        )
-        if dose is None or not dose.mg_per_28_days:
-            continue
-        if best is None or dose.mg_per_28_days > best[0]:
+        dose = _limit_dose(limit, weight)
+        if dose is not None and (best is None or dose.mg_per_28_days > best[0]):
             best = (dose.mg_per_28_days, limit, dose)
     if best is None:
         return None
     _, limit, dose = best
     return _comparator(f"Policy limit ({indication.name})", "policy", dose, limit.text, limit.chunk_id or "")
+
+
+def _limit_dose(limit: DoseLimit, weight: float | None) -> Dose | None:
+    """A limit row in mg per 28 days, with the arithmetic shown (per-kg rows need the weight)."""
+    if limit.mg is not None:
+        mg, written = limit.mg, format_mg(limit.mg)
+    elif limit.per_kg_mg is not None and weight:
+        mg = limit.per_kg_mg * weight
+        written = f"{limit.per_kg_mg:g} mg/kg x {weight:g} kg = {format_mg(mg)}"
+        if limit.cap_mg is not None and mg > limit.cap_mg:
+            mg, written = limit.cap_mg, f"{written}, capped at {format_mg(limit.cap_mg)}"
+    else:
+        return None
+    per_28 = round(mg * 28 / limit.every_days, 1)
+    every = limit.every_days
+    arithmetic = f"{written} every {every:g} days = {mg:g} x 28/{every:g} = {format_mg(per_28)} per 28 days"
+    return Dose(
+        dose_mg=mg,
+        interval_days=limit.every_days,
+        mg_per_28_days=per_28,
+        dose_text=limit.text,
+        arithmetic=arithmetic,
+    )
 
 
 def _in_band(limit: DoseLimit, weight: float) -> bool:

@@ -168,12 +168,28 @@ def _nested(text: str, top: re.Match, m: re.Match) -> bool:
     return False
 
 
+_COURSE = re.compile(
+    r"\s*(?:(?:IV|SC|intravenously|subcutaneously)\s*,?\s*)?(?:"
+    r"on\s+days?\s+(?P<days>\d{1,3}(?:\s*(?:,|and|&)\s*(?:day\s+)?\d{1,3})+)"
+    r"|[x×]\s*(?P<n>\d|two|three|four)\s+(?:doses|infusions))",
+    re.I,
+)
+
+
 def _mention(text: str, m: re.Match, limit: int) -> _Mention:
     raw = [*_VALUE.findall(m["values"]), (m["value"], m["unit"])]
     pairs = [(_num(v), u or m["unit"]) for v, u in raw]  # '300 to 800 mg/kg': both mg/kg
     count = int(m["ncount"] or (_WORDS[m["count"].lower()] if m["count"] and m["device"] else 1))
-    out = _Mention(m.start(), m.end(), pairs, m[0], count)
     region, core = _mask(text[m.end() : limit]), m.end()
+    if count == 1 and (course := _COURSE.match(region)):
+        # '1,000 mg IV on days 1 and 15', '1,000 mg IV x 2 doses two weeks apart': a course of doses
+        days = course["days"]
+        count = (
+            len(re.findall(r"\d+", days))
+            if days
+            else int(_num(course["n"]) if course["n"].isdigit() else _WORDS[course["n"].lower()])
+        )
+    out = _Mention(m.start(), m.end(), pairs, m[0], count)
     region = region.split("(")[0]  # a note left open at the line end is not the frequency
     found = [(f, rule) for p, rule in _FREQ_RES if (f := p.search(region))]
     if found:

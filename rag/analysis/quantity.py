@@ -22,6 +22,11 @@ _CONDITION = re.compile(
     r"^[^.;]{0,12}?\b(?:if|only|when|where|for (?:a )?patients? who|after|in patients with)\b", re.I
 )
 _CONDITION_LINE = re.compile(r"\bmay be (?:approved|authorized) only\b|\bonly (?:for|if|when)\b", re.I)
+_COURSE_LIMIT = re.compile(
+    r"(?P<mg>\d{1,3}(?:,\d{3})*|\d+)\s*mg\s+per\s+course\b[^.]{0,60}?"
+    r"(?:\b1\s+course\s+per|not\s+sooner\s+than\s+every|every)\s+(?P<weeks>\d+)\s+weeks",
+    re.I,
+)
 _BAND = re.compile(
     r"(?P<a>[<>≤≥]=?)\s*(?P<x>\d+(?:\.\d+)?)\s*kg(?:\s*(?:to|-|–)\s*(?P<y>\d+(?:\.\d+)?)\s*kg)?\s*:?\s*$",
     re.I,
@@ -60,6 +65,21 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
     for text, start, _ in parts:
         spans.append((offset, start))
         offset += len(text) + 1
+    if course := _COURSE_LIMIT.search(joined):
+        # '2,000 mg per course; 1 course per 16 weeks' / 'not sooner than every 16 weeks'
+        weeks = float(course["weeks"])
+        page, chunk_id = locate(parts[0][1], parts[0][1] + 1)
+        out.append(
+            DoseLimit(
+                mg=float(course["mg"].replace(",", "")),
+                every_days=weeks * 7,
+                phase="maintenance",
+                indication=indication.name,
+                text=joined[max(0, course.start() - 20) : course.end() + 10].strip(),
+                page=page,
+                chunk_id=chunk_id,
+            )
+        )
     for s, e, dose in find_regimens(joined):
         if not (dose.dose_mg or dose.per_kg):
             continue

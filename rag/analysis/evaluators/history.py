@@ -70,7 +70,8 @@ def _ISO_IN(text: str) -> bool:
 def check_test(node: Node, facts: CaseFacts) -> Finding | None:
     text = node.text
     if not re.search(
-        r"\b(?:screen(?:ing)?|test(?:ing)?|assay|electrophoresis|immunofixation|hemoglobin a1c|glucose)\b",
+        r"\b(?:screen(?:ed|ing)?|test(?:ed|ing)?|assay|electrophoresis|immunofixation|"
+        r"hemoglobin a1c|glucose)\b",
         text,
         re.I,
     ):

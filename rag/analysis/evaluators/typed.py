@@ -18,7 +18,7 @@ from rag.analysis.evaluators.diagnosis import ruled_out
 from rag.analysis.evaluators.history import check_prior_therapy, check_test
 from rag.analysis.evaluators.measures import check_threshold
 from rag.analysis.policy import Node as TextNode
-from rag.analysis.policy import names_indication
+from rag.analysis.policy import core_phrase, names_indication
 from rag.analysis.record import CaseFacts
 from rag.analysis.verdict import combine
 from rag.text import shorten
@@ -36,6 +36,7 @@ EVALUATORS: dict[str, list[Evaluator]] = {
     "concurrent_use": [check_exclusion],
 }
 NEEDS_REVIEWER = "needs a reviewer"
+_CITATION = re.compile(r"\s*\((?:[^()]*\s)?(?:19|20)\d{2}\)")
 # a criterion worded as an absence ('No history of ...', 'Urticaria is not exclusively ...')
 _ABSENCE = re.compile(
     r"^(?:no|not|absence of|without|neither)\b|^(?:[\w()-]+\s+){1,3}(?:is|are|was|has|have|will)\s+not\b",
@@ -104,16 +105,23 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
             "insufficient", f"{_reviewer('the requested dose could not be compared with the limit')}."
         )
     text = f"{node.context} {node.text}" if node.context else node.text
+    text = _CITATION.sub("", text)  # '(ACR 2021)' names a guideline, not a drug or a test
+    if leaf_type == "prior_therapy" and node.leaf.drugs:
+        text = f"{text} (for example, {', '.join(node.leaf.drugs)})"  # the drugs the leaf names
     text_node = TextNode(node.id, text, "leaf", 0, 0, node.chunk_id or "")
     if leaf_type == "age" and (finding := _age(node, facts)):
         return finding
     if leaf_type == "diagnosis" and (finding := _diagnosis(node, facts)):
+        return finding
+    if leaf_type == "concurrent_use" and (finding := _cotherapy(node, facts)):
         return finding
     if (
         leaf_type == "measurement"
         and node.leaf.operator is None
         and (finding := _documented_value(node, facts))
     ):
+        return finding
+    if leaf_type == "measurement" and node.leaf.operator and (finding := _threshold(node, facts)):
         return finding
     for evaluator in EVALUATORS.get(leaf_type, []):
         finding = evaluator(text_node, facts)
@@ -166,21 +174,92 @@ def _doc_of(facts: CaseFacts, chunk_id: str) -> str:
 
 
 def _diagnosis(node: PolicyNode, facts: CaseFacts) -> Finding | None:
-    """Any of the names the policy gives ('typical CIDP or a CIDP variant'), by presence with its
-    assertion (negated, historical, family and planned mentions do not count)."""
+    """Any of the names the policy gives ('typical CIDP or a CIDP variant'), its core without
+    severity words and its abbreviation ('RA'), by presence with its assertion: negated,
+    family, planned and uncertain mentions do not count."""
     names = [
         n.strip() for name in node.leaf.names for n in re.split(r"\s+or\s+(?:an?\s+)?", name) if n.strip()
     ]
-    names += [a for n in names for a in re.findall(r"\b[A-Z]{3,6}\b", n) if a not in names]  # 'CIDP'
-    if len(names) < 2:
+    names += [core_phrase(n) for n in names]
+    names += [a for n in names for a in re.findall(r"\b[A-Z][A-Za-z]?[A-Z]{1,5}\b", n)]
+    names += [facts.definitions[a] for a in list(names) if a in facts.definitions]
+    names = [n for n in dict.fromkeys(names) if n and (len(n) > 3 or n.isupper())]
+    mentions = [m for m in facts.mentions(names) if "FAMILY" not in m.categories]
+    affirmed = [m for m in mentions if m.assertion in ("present", "historical")]
+    negated = [m for m in mentions if m.assertion == "negated"]
+    if affirmed:
+        m = affirmed[0]
+        return Finding(
+            "met", f'Documented: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).', [m.evidence()]
+        )
+    if negated:
+        m = negated[0]
+        return Finding(
+            "not_met",
+            f'The record rules it out: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).',
+            [m.evidence()],
+        )
+    return None
+
+
+def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
+    """'Will be used in combination with methotrexate, unless contraindicated or not tolerated':
+    the required drug is current (continued, ongoing) in the record, or the exception is."""
+    leaf = node.leaf
+    if not leaf.required:
         return None
-    findings = [
-        check_presence(TextNode(node.id, f"Diagnosis of {n}", "leaf", 0, 0, ""), facts) for n in names
-    ]
-    for status in ("met", "not_met"):
-        chosen = [f for f in findings if f.status == status]
-        if chosen and (status == "met" or len(chosen) == len(findings)):
-            return chosen[0]
+    current, stopped = [], []
+    for m in facts.mentions(leaf.required):
+        sentence = m.sentence.text
+        if m.assertion in ("negated", "family", "hypothetical"):
+            continue
+        if _STOPPED.search(sentence):
+            stopped.append(m)
+        elif _ONGOING.search(sentence):
+            current.append(m)
+    if current:
+        m = current[0]
+        return Finding(
+            "met",
+            f'{m.term} continues with it: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).',
+            [x.evidence() for x in current[:2]],
+        )
+    if leaf.unless and stopped and any(_INTOLERANT.search(m.sentence.text) for m in stopped):
+        m = next(m for m in stopped if _INTOLERANT.search(m.sentence.text))
+        return Finding(
+            "met",
+            f'The exception applies ({leaf.unless}): "{shorten(m.sentence.clean, 160)}" '
+            f"({m.sentence.doc_id}).",
+            [m.evidence()],
+        )
+    return Finding("insufficient", f"No current use of {', '.join(leaf.required)} with it is documented.")
+
+
+_ONGOING = re.compile(
+    r"\bcontinu\w*|\bongoing\b|\bcurrent(?:ly)?\b|\bremain(?:s|ed)? on\b|\bwill be given with\b|"
+    r"\bcombination\b|\bconcomitant",
+    re.I,
+)
+_STOPPED = re.compile(r"\bstopped\b|\bdiscontinu\w*|\bceased\b|\bheld\b", re.I)
+_INTOLERANT = re.compile(r"intoleran|not tolerated|contraindicat|adverse|hepatotox|cytopenia", re.I)
+
+
+_OP_WORDS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "="}
+
+
+def _threshold(node: PolicyNode, facts: CaseFacts) -> Finding | None:
+    """The typed threshold in a canonical wording ('BSA ≥ 10%') for the threshold evaluator, so
+    that a clause like 'at least 10% of body surface area (BSA) is affected' reads the same."""
+    leaf = node.leaf
+    if leaf.value is None:
+        return None
+    names = [leaf.name, *re.findall(r"\(([A-Z][A-Za-z0-9-]{1,9})\)", node.text)]
+    unit = leaf.unit or ""
+    for name in dict.fromkeys(names):
+        canonical = f"{name} {_OP_WORDS[leaf.operator]} {leaf.value:g}{unit}"
+        finding = check_threshold(TextNode(node.id, canonical, "leaf", 0, 0, node.chunk_id or ""), facts)
+        if finding is not None and finding.status != "insufficient":
+            return finding
     return None
 
 
