@@ -25,6 +25,11 @@ _EXTRA_RULES: list[tuple[str, str, str]] = [
     ("were negative", "NEGATED_EXISTENCE", "BACKWARD"),
     ("is negative", "NEGATED_EXISTENCE", "BACKWARD"),
     ("absent", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("excluded", "NEGATED_EXISTENCE", "BACKWARD"),  # 'active TB excluded clinically'
+    ("was excluded", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("has been excluded", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("ruled out", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("was ruled out", "NEGATED_EXISTENCE", "BACKWARD"),
     ("never used", "NEGATED_EXISTENCE", "FORWARD"),
     ("never tried", "NEGATED_EXISTENCE", "FORWARD"),
     ("has not tried", "NEGATED_EXISTENCE", "FORWARD"),

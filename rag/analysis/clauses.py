@@ -32,7 +32,8 @@ _CONNECTOR = re.compile(r"[;,]?\s*\b(?:and|or|AND|OR)\s*$|[;,]\s*$")
 
 
 INTRO_CONDITION = re.compile(
-    r"\b(?:if|when|for (?:members|patients|individuals) who)\b\s+(?:the (?:patient|member|individual)\s+)?",
+    r"\b(?:if|when|(?:for|in) (?:members|patients|individuals)(?: who)?)\b\s+"
+    r"(?:the (?:patient|member|individual)\s+)?",
     re.I,
 )
 
@@ -76,7 +77,7 @@ def tree(block: Block, locate, *, drop_label: bool, prefix: str = "", position: 
     """The criteria under a block: its items, or the clauses of its own sentence."""
     items = [c for c in block.children if c.kind in ("item", "intro")]
     page, chunk_id = locate(block.start, block.end)
-    own = block.marker if block.marker and block.marker.isalnum() else str(position)
+    own = block.marker if block.marker and not block.style.startswith("bullet") else str(position)
     ident = f"{prefix}{own}" if block.kind == "item" else (prefix.rstrip(".") or "1")
     text = strip_connector(block.text)
     if drop_label and block.kind == "item":
@@ -96,8 +97,8 @@ def tree(block: Block, locate, *, drop_label: bool, prefix: str = "", position: 
                 chunk_id=chunk_id,
                 notes=notes,
             )
-        if _APPROVAL.search(text) or not text:
-            return None
+        if not text or (_APPROVAL.search(text) and not INTRO_CONDITION.search(text)):
+            return None  # 'Initial approval: 6 months' is how long, not what is required
         return leaf(ident, clauses[0] if clauses else text, page, chunk_id, notes)
     children = []
     for i, child in enumerate(items, 1):
@@ -259,7 +260,8 @@ def _clauses(text: str) -> list[str]:
         parts = re.split(r";\s*(?:or\s+|and\s+)?", listed.group(1))
     else:
         parts = re.split(
-            r";\s*(?:and\s+)?|,\s+(?:and\s+)?(?=(?:has|is|was|the|had|must|receives?|will)\b)"
+            r";\s*(?:and\s+)?|,?\s+when\s+(?=prescribed)|\s+and\s+(?=not\s+used)|\s+who\s+(?=have|has)"
+            r"|,\s+(?:and\s+)?(?=(?:has|is|was|the|had|must|receives?|will)\b)"
             r"|\s+and\s+(?=the\b|has\b|is\b)",
             body,
         )

@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.analysis import clauses, lexicon
+from rag.analysis import clauses, lexicon, sections
 from rag.analysis.criteria import DoseLimitLeaf, Indication, Node, PolicyCriteria
 from rag.analysis.layout import Block, outline
-from rag.analysis.leaves import read_leaf
 from rag.analysis.quantity import read_limits
 
 ROLES: list[tuple[str, re.Pattern]] = [
@@ -40,6 +39,7 @@ ROLES: list[tuple[str, re.Pattern]] = [
     ("experimental", re.compile(r"experimental|investigational|not covered|not approved|unproven", re.I)),
     ("exclusions", re.compile(r"exclusions?|limitations?", re.I)),
     ("specialty", re.compile(r"prescriber specialt", re.I)),
+    ("products", re.compile(r"\b(?:non-?)?preferred (?:agents?|products?|biosimilars?)\b", re.I)),
     (
         "criteria",
         re.compile(r"criteria|coverage rationale|medical necessity|clinical criteria|policy\b", re.I),
@@ -55,6 +55,7 @@ class _Context:
     indication_level: int = 0
     dosing_owners: dict[int, Indication] = field(default_factory=dict)  # section start -> indication
     specialty_lines: list[tuple[str, int | None, str | None]] = field(default_factory=list)
+    products: list[Block] = field(default_factory=list)  # the 'Non-preferred agents' section
 
 
 def role_of(title: str) -> str | None:
@@ -77,7 +78,10 @@ def compile_policy(doc_id: str, title: str, text: str, *, pages: int = 0, locate
     for block in blocks:
         _visit(block, ctx, policy, locate)
     for line, page, chunk_id in ctx.specialty_lines:
-        _specialty_line(policy, line, page, chunk_id)
+        sections.specialty_line(policy, line, page, chunk_id)
+    if ctx.products:
+        sections.products(policy, text, ctx.products, locate)
+    sections.resolve_references(policy)
     spans = [(start, end, ctx.dosing_owners.get(start)) for start, end in _role_spans(blocks, "dosing", text)]
     read_limits(policy, text, spans, pages, locate)
     for indication in policy.indications:  # 'Dose does not exceed the limits in the table'
@@ -95,11 +99,13 @@ def _visit(block: Block, ctx: _Context, policy: PolicyCriteria, locate) -> None:
     if block.kind == "heading" or (block.kind == "item" and block.style.startswith("roman_upper") and role):
         if role:
             _enter_role(ctx, role, level, block)
+            if role == "products":
+                ctx.products.append(block)
             if role in ("criteria", "initial", "continuation") and block.kind == "item":
                 for child in block.children:
                     _visit(child, ctx, policy, locate)
             elif role in ("experimental", "exclusions", "specialty") and block.kind == "item":
-                _section_items(block, ctx, policy, locate)
+                sections.section_items(block, ctx, policy, locate)
             return
         explicit_sibling = block.explicit and ctx.indication is not None and level <= ctx.indication_level
         if block.kind == "heading" and (
@@ -114,9 +120,35 @@ def _visit(block: Block, ctx: _Context, policy: PolicyCriteria, locate) -> None:
     if ctx.role in ("ignore", "dosing", "preamble"):
         return
     if ctx.role in ("experimental", "exclusions", "specialty"):
-        _section_block(block, ctx, policy, locate)
+        sections.section_block(block, ctx, policy, locate)
+        return
+    if ctx.role == "products":
+        ctx.products.append(block)
         return
     # criteria, initial or continuation context
+    if block.kind == "intro" and ctx.indication is None:
+        # 'Tezspire is proven and medically necessary for the treatment of severe asthma when all
+        # of the following criteria are met:' names the indication in the sentence itself
+        if m := _INDICATION_IN_SENTENCE.search(block.text):
+            ctx.indication = _indication(policy, m.group("name"), ctx, locate, block)
+            ctx.indication_level = 99
+            _visit(block, ctx, policy, locate)
+            return
+        for child in block.children:  # a list of indications under 'when the following are met:'
+            _visit(child, ctx, policy, locate)
+        return
+    if block.kind == "text" and (m := _UNPROVEN.search(block.text)):
+        # 'Tezspire is unproven and not medically necessary for COPD and for CRSwNP.'
+        parts = re.split(r",|\band (?:for )?|\bor (?:for )?", m.group("what"))
+        policy.experimental += [p.strip(" .") for p in parts if len(p.strip(" .")) > 3]
+        return
+    if block.kind == "text" and _CONTINUATION_FOR_ALL.match(block.text):
+        # 'Continuation: approve for 1 year for each condition above if ... a documented response'
+        tree = clauses.tree(block, locate, drop_label=True)
+        for indication in policy.indications:
+            if indication.continuation is None:
+                _set_phase(indication, "continuation", tree)
+        return
     if block.kind == "item" and _is_indication_item(block):
         indication = _indication(policy, clauses.label(block), ctx, locate, block)
         if not _split_phases(block, indication, locate):
@@ -151,6 +183,18 @@ def _visit(block: Block, ctx: _Context, policy: PolicyCriteria, locate) -> None:
         _set_phase(ctx.indication, phase, tree)
 
 
+_INDICATION_IN_SENTENCE = re.compile(
+    r"\bmedically necessary for (?:the )?"
+    r"(?:(?:add-on )?(?:maintenance )?treatment of |members with |patients with )?"
+    r"(?P<name>[^,;:]{4,80}?)\s+(?:when|if|in (?:patients|members|individuals))\b",
+    re.I,
+)
+_UNPROVEN = re.compile(
+    r"\b(?:is|are)\s+(?:unproven|experimental|investigational)\b[^.]*?\bfor\s+(?P<what>[^.]+)", re.I
+)
+_CONTINUATION_FOR_ALL = re.compile(
+    r"^(?:continuation|reauthori[sz]ation|renewal)\b.*\b(?:each|every|all) (?:condition|indication)s?\b", re.I
+)
 _NOT_COVERED = re.compile(r"^\s*(?:not covered|exclusions?|excluded|limitations?)\s*:\s*(?P<what>.+)$", re.I)
 _DEFINITIONS = re.compile(r"\bfor criterion\b|\bdefinitions?\b|\bas defined\b|\bdiagnostic criteria\b", re.I)
 
@@ -228,25 +272,13 @@ def _indication(policy: PolicyCriteria, name: str, ctx: _Context, locate, block:
         # a continuation section that lists the indications again (phase-first layouts) refers
         # to the ones already read; elsewhere only the same name is the same indication
         if existing.name.lower() == name.lower() or (
-            ctx.role == "continuation" and _same_indication(existing.name, name)
+            ctx.role == "continuation" and sections.same_indication(existing.name, name)
         ):
             return existing
     page, chunk_id = locate(block.start, block.end)
     indication = Indication(name=name, heading=block.head or block.text, page=page, chunk_id=chunk_id)
     policy.indications.append(indication)
     return indication
-
-
-def _same_indication(a: str, b: str) -> bool:
-    def key(text: str) -> set[str]:
-        words = re.findall(r"[a-z][a-z'-]+", re.sub(r"\([^)]*\)", "", text.lower()))
-        return {w for w in words if w not in {"and", "the", "of", "with", "for", "in"}}
-
-    ka, kb = key(a), key(b)
-    abbreviations = set(re.findall(r"\(([A-Za-z-]{2,8})\)", a)) | set(re.findall(r"\b[A-Z]{2,6}\b", a))
-    if abbreviations & set(re.findall(r"\b[A-Za-z-]{2,8}\b", b)) and len(kb) <= 2:
-        return True
-    return bool(ka and kb) and (ka <= kb or kb <= ka)
 
 
 def _set_phase(indication: Indication, phase: str | None, tree: Node | None) -> None:
@@ -263,77 +295,6 @@ def _merge(old: Node | None, new: Node) -> Node:
     if old is None:
         return new
     return Node(id=old.id, text="One of the following requests", logic="any", children=[old, new])
-
-
-def _section_items(block: Block, ctx: _Context, policy: PolicyCriteria, locate) -> None:
-    text = block.text[len(clauses.label(block)) :].strip(" .:")
-    if text:
-        _section_block(Block("text", text, block.start, block.end), ctx, policy, locate)
-    for child in block.children:
-        _section_block(child, ctx, policy, locate)
-
-
-def _section_block(block: Block, ctx: _Context, policy: PolicyCriteria, locate) -> None:
-    items = [block] if block.kind == "item" else [c for c in block.children if c.kind == "item"]
-    if block.kind == "text":
-        if ctx.role == "experimental":
-            policy.experimental += _experimental_names(block.text)
-        return
-    for item in items:
-        page, chunk_id = locate(item.start, item.end)
-        text = clauses.strip_connector(item.text)
-        if ctx.role == "experimental" and not re.search(r"in combination|concomitant", text, re.I):
-            policy.experimental.append(clauses.label(item))
-        elif (
-            ctx.role == "experimental" or ctx.role == "exclusions"
-        ):  # 'Concomitant use with another biologic': an exclusion
-            policy.exclusions.append(
-                clauses.leaf(f"X{len(policy.exclusions) + 1}", text, page, chunk_id, exclusion=True)
-            )
-        elif ctx.role == "specialty":
-            ctx.specialty_lines.append((text, page, chunk_id))
-
-
-def _experimental_names(text: str) -> list[str]:
-    m = re.search(r"(?:including|for|following)[^:]*:\s*(.+)$", text)
-    if not m:
-        return []
-    return [p.strip(" .") for p in re.split(r";|,\s*(?:and\s+)?|\band\b", m.group(1)) if len(p.strip()) > 3]
-
-
-def _specialty_line(policy: PolicyCriteria, text: str, page, chunk_id) -> None:
-    """'Plaque psoriasis: a dermatologist' -> a specialty requirement of that indication."""
-    if ":" not in text:
-        return
-    names, who = text.split(":", 1)
-    requirement = f"Prescribed by or in consultation with {who.strip()}"
-    for part in re.split(r",|\band\b", names):
-        for indication in policy.indications:
-            if part.strip() and _same_indication(indication.name, part.strip()):
-                node = Node(
-                    id="S",
-                    text=requirement,
-                    logic="leaf",
-                    leaf=read_leaf(requirement),
-                    page=page,
-                    chunk_id=chunk_id,
-                )
-                _add_requirement(indication, node)
-
-
-def _add_requirement(indication: Indication, node: Node) -> None:
-    if indication.initial is None:
-        indication.initial = Node(id="1", text="All of the following", logic="all", children=[node])
-    elif indication.initial.logic == "all":
-        if not any(c.leaf and c.leaf.type == node.leaf.type for c in indication.initial.children):
-            indication.initial.children.append(node)
-    else:
-        indication.initial = Node(
-            id=indication.initial.id,
-            text="All of the following",
-            logic="all",
-            children=[indication.initial, node],
-        )
 
 
 def _role_spans(blocks: list[Block], role: str, text: str) -> list[tuple[int, int]]:

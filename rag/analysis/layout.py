@@ -21,7 +21,7 @@ _BULLETS = "●○▪•◦■□➢►–-*"
 _ROMAN = r"(?:x{0,3})(?:ix|iv|v?i{0,3})"
 _MARKER = re.compile(
     rf"""^\s*(?:
-        (?P<bullet>[{re.escape(_BULLETS)}])\s+
+        (?P<bullet>[{re.escape(_BULLETS)}]|o(?=\s+[A-Z]))\s+
       | \(?(?P<label>{_ROMAN}|[A-Za-z]|\d{{1,2}}|{_ROMAN.upper()})(?P<close>[.)])\s+
     )""",
     re.X,
@@ -180,6 +180,7 @@ def outline(text: str, pages: int = 0) -> list[Block]:
         elif (
             last is not None
             and last.kind in ("item", "text", "note")
+            and not (ln.after_blank and not raw.startswith((" ", "\t")))
             and not _ends_paragraph(previous_text, raw)
         ):
             last.text = f"{last.text} {_clean(raw)}".strip()

@@ -55,6 +55,11 @@ _DOSE = re.compile(
     re.I,
 )
 _DOCUMENTATION = re.compile(r"^\s*(?:chart notes|documentation|medical record)", re.I)
+_HAS_CONDITION = re.compile(
+    r"^(?:the\s+)?(?:member|patient|individual)\s+has\s+(?:a\s+|an\s+)?"
+    r"(?P<name>(?:moderately|moderate|severely|severe|active|chronic|confirmed)\b[^;:]{3,120})$",
+    re.I,
+)
 _DIAGNOSIS = re.compile(r"\bdiagnos[ie]s|\bconfirmed\b|\bwith (?:active |moderate|severe)", re.I)
 _MEASURE = re.compile(
     r"(?P<name>[A-Za-z][\w%/-]*(?:\s+[A-Za-z][\w-]*){0,3}?)\s*(?:score\s*)?(?:of\s*)?"
@@ -307,6 +312,12 @@ def read_documentation(text: str) -> Documentation | None:
 
 
 def read_diagnosis(text: str) -> Diagnosis | None:
+    if m := _HAS_CONDITION.match(text):  # 'Member has moderately to severely active Crohn's disease'
+        name = m.group("name").strip(" .;")
+        severity = re.findall(
+            r"\b(active|moderate(?:ly)?(?: to severe(?:ly)?)?|severe(?:ly)?|chronic)\b", name, re.I
+        )
+        return Diagnosis(names=[name], severity=list(dict.fromkeys(s.lower() for s in severity)))
     if not _DIAGNOSIS.search(text):
         return None
     m = re.search(

@@ -85,7 +85,7 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
             continue
         before, after = joined[max(0, s - 40) : s], joined[e : e + 60]
         band = _BAND.search(before)
-        per_kg = re.search(r"(\d+(?:\.\d+)?)\s*mg/kg", joined[s:e])
+        per_kg = re.search(r"(\d+(?:\.\d+)?)\s*(mg|g)/kg", joined[s:e])
         cap = re.search(r"max(?:imum)?\.?\s*(?:of\s*)?(\d+(?:,\d{3})*(?:\.\d+)?)\s*mg", after, re.I)
         phase = (
             "loading"
@@ -100,7 +100,9 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
         out.append(
             DoseLimit(
                 mg=dose.dose_mg,
-                per_kg_mg=float(per_kg.group(1)) if per_kg and dose.per_kg else None,
+                per_kg_mg=float(per_kg.group(1)) * (1000 if per_kg.group(2) == "g" else 1)
+                if per_kg and dose.per_kg
+                else None,
                 cap_mg=float(cap.group(1).replace(",", "")) if cap and dose.per_kg else None,
                 every_days=dose.interval_days,
                 phase=phase,
@@ -160,7 +162,7 @@ def _first_words(text: str) -> str:
 
 def _names_row(names: list[tuple[str, Indication]], line: str) -> list[Indication]:
     """The indications a line opens a row for: names at its start ('CD, UC IV induction')."""
-    head = line.strip()
+    head = re.sub(r"^\|\s*", "", line.strip())  # a Markdown table row starts with its first cell
     if not any(re.match(rf"{re.escape(name)}\b", head, re.I if len(name) > 5 else 0) for name, _ in names):
         return []
     head = re.split(r"\d", head, maxsplit=1)[0]

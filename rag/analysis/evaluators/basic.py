@@ -135,7 +135,15 @@ def check_exclusion(node: Node, facts: CaseFacts) -> Finding | None:
         strong.append(head)
     head_words = {w.lower() for w in re.findall(r"[A-Za-z]{5,}", head)} - STOP
     weak = [e for e in examples_of(text) if e.lower() not in requested]
-    terms = [t for t in dict.fromkeys(strong + weak) if t.lower() not in requested and t.lower() not in STOP]
+    # the requested indication itself ('RA' in 'repeat RA courses') is not what an exclusion is about
+    indication = " ".join([facts.request.indication, *facts.request.indication_terms]).lower()
+    terms = [
+        t
+        for t in dict.fromkeys(strong + weak)
+        if t.lower() not in requested
+        and t.lower() not in STOP
+        and not re.search(rf"\b{re.escape(t.lower())}\b", indication)
+    ]
     weak_set = {w.lower() for w in weak} - {s.lower() for s in strong}
     mentions = [
         m

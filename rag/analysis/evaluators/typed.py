@@ -115,6 +115,8 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
         return finding
     if leaf_type == "concurrent_use" and (finding := _cotherapy(node, facts)):
         return finding
+    if leaf_type == "product":
+        return _product(node, facts)
     if (
         leaf_type == "measurement"
         and node.leaf.operator is None
@@ -233,6 +235,26 @@ def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
             [m.evidence()],
         )
     return Finding("insufficient", f"No current use of {', '.join(leaf.required)} with it is documented.")
+
+
+def _product(node: PolicyNode, facts: CaseFacts) -> Finding:
+    """A preferred product meets it outright; a non-preferred one needs what the policy asks."""
+    leaf = node.leaf
+    requested = {n.lower() for n in [facts.request.drug, *facts.request.drug_aliases] if n}
+    requested |= {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", facts.request.drug or "")}
+    preferred = [p for p in leaf.preferred if p.lower() in requested]
+    if preferred:
+        return Finding("met", f"{preferred[0]} is a preferred product under the policy.")
+    other = [p for p in leaf.non_preferred if p.lower() in requested]
+    if other:
+        return Finding(
+            "insufficient",
+            f"{_reviewer(f'{other[0]} is not a preferred product')}: {shorten(node.text, 200)}",
+        )
+    return Finding(
+        "insufficient",
+        f"{_reviewer('the requested product is not among the preferred')} ({', '.join(leaf.preferred)}).",
+    )
 
 
 _ONGOING = re.compile(
