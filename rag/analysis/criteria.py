@@ -149,9 +149,14 @@ class Documentation(_Strict):
 
 
 class FreeText(_Strict):
-    """A requirement none of the types fit: it always needs a reviewer."""
+    """A requirement none of the types fit: never met by resemblance. The parser's free text may
+    still be read by a specific wording evaluator (a disease duration, a score); a reviewer who
+    writes `type: free_text` means a person decides it: it stays insufficient."""
 
     type: Literal["free_text"] = "free_text"
+    read_by_wording: bool = Field(
+        False, description="Let the wording evaluators try it (set by the parser, not by reviewers)."
+    )
 
 
 Leaf = Annotated[

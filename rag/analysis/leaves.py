@@ -120,7 +120,7 @@ def read_leaf(text: str, *, exclusion: bool = False, drugs: tuple[str, ...] = ()
         leaf = reader(text)
         if leaf is not None:
             return leaf
-    return FreeText()
+    return FreeText(read_by_wording=True)
 
 
 def read_age(text: str) -> Age | None:

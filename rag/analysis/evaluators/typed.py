@@ -129,6 +129,11 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
         finding = evaluator(text_node, facts)
         if finding is not None:
             return finding
+    if leaf_type == "free_text" and not (node.leaf and node.leaf.read_by_wording):
+        return Finding(
+            "insufficient",
+            f"{_reviewer('the policy review marks it for a person')}: {shorten(node.text, 160)}",
+        )
     if leaf_type in ("free_text", "documentation"):
         # a specific evaluator may still read it by its wording (a disease duration, a score);
         # nothing here decides by resemblance
