@@ -117,7 +117,7 @@ def read_leaf(text: str, *, exclusion: bool = False, drugs: tuple[str, ...] = ()
     if leaf := read_cotherapy(text, drugs):
         return leaf
     for reader in READERS:
-        leaf = reader(text)
+        leaf = read_prior_therapy(text, drugs) if reader is read_prior_therapy else reader(text)
         if leaf is not None:
             return leaf
     return FreeText(read_by_wording=True)
@@ -206,11 +206,14 @@ def read_test(text: str) -> TestResult | None:
     return TestResult(test=tests[0], accepts=accepts, window_days=days)
 
 
-def read_prior_therapy(text: str) -> PriorTherapy | None:
+def read_prior_therapy(text: str, own: tuple[str, ...] = ()) -> PriorTherapy | None:
+    """What must have been tried; the policy's own drug ('omalizumab is prescribed to reduce ...')
+    is never a prior therapy."""
     if not _THERAPY.search(text):
         return None
     classes = lexicon.class_names(text)
-    drugs = [d for d in lexicon.drug_names(text) if d.lower() not in {c.lower() for c in classes}]
+    skip = {c.lower() for c in classes} | {d.lower() for d in own}
+    drugs = [d for d in lexicon.drug_names(text) if d.lower() not in skip]
     if not classes and not drugs and not re.search(r"\bDMARDs?\b|\bNSAIDs?\b|biologic|immunomodulator", text):
         return None
     count, count_of = 1, "drugs"

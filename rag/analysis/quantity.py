@@ -111,12 +111,20 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
                 weight_max_kg=_band_max(band),
                 indication=indication.name,
                 condition=condition,
-                text=joined[max(0, s - 30) : e + 40].strip(),
+                text=_sentence_at(joined, s, e),
                 page=page,
                 chunk_id=chunk_id,
             )
         )
     return out
+
+
+def _sentence_at(text: str, start: int, end: int) -> str:
+    """The sentence of a row that holds a regimen, without list marks: what a draft quotes."""
+    left = max(text.rfind(". ", 0, start), text.rfind("; ", 0, start), text.rfind(" - ", 0, start))
+    right_candidates = [i for i in (text.find(". ", end), text.find("; ", end)) if i != -1]
+    right = min(right_candidates) + 1 if right_candidates else len(text)
+    return re.sub(r"^[\s|:;.-]+|[\s|;-]+$", "", text[left + 1 if left >= 0 else 0 : right]).strip()
 
 
 def _band_min(band: re.Match | None) -> float | None:
