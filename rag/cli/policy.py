@@ -127,11 +127,14 @@ def _node_lines(node: Node, depth: int) -> list[str]:
     pad = "  " * depth
     if node.logic == "leaf":
         kind = node.leaf.type if node.leaf else "free_text"
-        params = (
-            json.dumps(node.leaf.model_dump(exclude={"type"}, exclude_defaults=True), ensure_ascii=False)
+        shown = (
+            node.leaf.model_dump(exclude={"type", "limits", "read_by_wording"}, exclude_defaults=True)
             if node.leaf
-            else "{}"
+            else {}
         )
+        if kind == "dose_limit":
+            shown = {"limits": "the indication's limit rows below"}
+        params = json.dumps(shown, ensure_ascii=False)
         tail = "" if params == "{}" else f" {params}"
         page = f" (p. {node.page})" if node.page else ""
         lines = [f"{pad}{node.id} [{kind}] {node.text}{page}{tail}"]
