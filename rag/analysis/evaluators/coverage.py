@@ -22,7 +22,7 @@ def coverage_criteria(
                 kind="coverage",
                 logic="leaf",
                 status="not_met",
-                text=f"Not an experimental or excluded use: {item}",
+                text=f'A covered use (the policy lists "{item}" as experimental or not covered)',
                 rationale=f'The policy lists "{item}" as experimental, investigational or not covered, '
                 "and it names the requested indication.",
                 evidence=[Evidence(chunk_id=choice.doc.chunk_ids[0], doc_id=doc_id, quote=item)]

@@ -36,6 +36,7 @@ EVALUATORS: dict[str, list[Evaluator]] = {
     "concurrent_use": [check_exclusion],
 }
 NEEDS_REVIEWER = "needs a reviewer"
+_EXCLUSION_WORDING = re.compile(r"^\s*(?:not covered|exclu\w*|not (?:used|given|administered))\b", re.I)
 _CITATION = re.compile(r"\s*\((?:[^()]*\s)?(?:19|20)\d{2}\)")
 # a criterion worded as an absence ('No history of ...', 'Urticaria is not exclusively ...')
 _ABSENCE = re.compile(
@@ -355,7 +356,7 @@ def evaluate_exclusion(
         )
     return Criterion(
         id=node.id,
-        text=f"Exclusion does not apply: {node.text}",
+        text=node.text if _EXCLUSION_WORDING.match(node.text) else f"Exclusion does not apply: {node.text}",
         logic="leaf",
         status=finding.status,
         rationale=finding.rationale,
