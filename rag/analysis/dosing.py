@@ -168,6 +168,10 @@ def _nested(text: str, top: re.Match, m: re.Match) -> bool:
     return False
 
 
+_THEN_EVERY = re.compile(
+    r"[^.;]{0,40}?\b(?:and\s+)?then\s+(?:(?:once\s+)?every|q)\s*(?P<n>\d+)\s*(?P<u>days?|weeks?|wks?|months?)\b",
+    re.I,
+)
 _COURSE = re.compile(
     r"\s*(?:(?:IV|SC|intravenously|subcutaneously)\s*,?\s*)?(?:"
     r"on\s+days?\s+(?P<days>\d{1,3}(?:\s*(?:,|and|&)\s*(?:day\s+)?\d{1,3})+)"
@@ -197,6 +201,14 @@ def _mention(text: str, m: re.Match, limit: int) -> _Mention:
         if len(region[: f.start()].replace("\0", "")) <= 40:  # close to the amount
             out.interval, out.note = rule(f)
             out.phrase, core = f[0], m.end() + f.end()
+            later = _THEN_EVERY.match(region, f.end())
+            if later and later["n"]:
+                # '150 mg once weekly at weeks 0-4 and then every 4 weeks': the same amount,
+                # loading on the first schedule, maintenance on the second
+                loading = f"{m[0]} {region[: f.end()].replace(chr(0), '').strip()}"
+                out.interval = _num(later["n"]) * _days(later["u"])
+                out.note = f"maintenance after the loading doses ({loading.strip()})"
+                out.phrase, core = later[0], m.end() + later.end()
     tail = _TAIL.match(text, core, limit)
     out.end = tail.end() if tail else core
     if tail and tail["dur"]:

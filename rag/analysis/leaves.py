@@ -218,8 +218,9 @@ def read_prior_therapy(text: str, own: tuple[str, ...] = ()) -> PriorTherapy | N
         return None
     count, count_of = 1, "drugs"
     if m := re.search(
-        r"\b(one|two|three|1|2|3)\b\s+(?:different\s+)?(?!(?:days?|weeks?|months?|years?)\b)"
-        r"(?:of the following|classes|drugs|agents|[\w-]+)",
+        r"\b(one|two|three|1|2|3)\b\s+(?:different\s+)?(?:of the following|(?:[\w-]+\s+){0,2}?"
+        r"(?:agents|drugs|classes|therapies|treatments|medications|NSAIDs|DMARDs|biologics|"
+        r"inhibitors|antagonists|blockers|steroids|corticosteroids|immunosuppressants)\b)",
         text,
         re.I,
     ):

@@ -104,3 +104,16 @@ def specialties(text: str) -> list[str]:
 def specialty_aliases(name: str) -> list[str]:
     """How notes name a specialist's specialty ('dermatology' for 'dermatologist')."""
     return list(_data()["specialties"].get(name, [name]))
+
+
+def umbrella_classes(members: list[str]) -> list[str]:
+    """Class names most of whose members are among `members` ('biologic' for a list of
+    monoclonal antibodies): how notes deny a whole class ('never taken any biologic')."""
+    wanted = {m.lower() for m in members}
+    out = []
+    for name, value in _data()["classes"].items():
+        if isinstance(value, list) and value:
+            overlap = sum(v.lower() in wanted for v in value) / len(value)
+            if overlap >= 0.5:
+                out.append(name)
+    return out

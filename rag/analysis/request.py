@@ -66,6 +66,24 @@ _INDICATION = [
         r"\bfor\s+(?:the\s+)?(?:treatment|management|prevention)\s+of\s+(?P<x>[^?]+?)(?=\s+who\b|,|\?|$)",
         re.I,
     ),
+    # 'for a 52-year-old with hidradenitis suppurativa who ...'
+    re.compile(
+        r"\b\d{1,3}[- ](?:year|month)s?[- ]old\s+(?:\w+\s+){0,2}?with\s+(?:an?\s+)?(?P<x>[^?]+?)"
+        r"(?=\s+who\b|\s+after\b|\s+despite\b|,|\?|$)",
+        re.I,
+    ),
+    # 'being evaluated for giant cell arteritis', 'suspected of having ...'
+    re.compile(
+        r"\b(?:being\s+)?(?:evaluated|worked\s+up|assessed|investigated)\s+for\s+(?:possible\s+|suspected\s+)?"
+        r"(?P<x>[^?]+?)(?=\s+with\b|\s+who\b|,|\?|$)",
+        re.I,
+    ),
+    # 'Is X indicated for plaque psoriasis?', 'medically necessary for Crohn's disease'
+    re.compile(
+        r"\b(?:indicated|necessary|appropriate|approved|covered)\s+for\s+(?!(?:this|the|a|an)\s)"
+        r"(?P<x>[^?]+?)(?=\s+who\b|\s+after\b|\s+in\s+(?:this|a|an|the)\b|,|\?|$)",
+        re.I,
+    ),
 ]
 _FIELD_LINE = re.compile(
     r"^\s*(?:[-*]\s+)?(?:\*\*)?(?P<label>[A-Za-z][A-Za-z0-9 /()&-]{1,40}?)(?:\*\*)?"

@@ -16,7 +16,7 @@ from rag.analysis.evaluators.common import (
     quote,
     terms_of,
 )
-from rag.analysis.lexicon import class_members, test_names
+from rag.analysis.lexicon import class_members, test_names, umbrella_classes
 from rag.analysis.policy import Node
 from rag.analysis.record import QUANTITY, TIME_UNIT, CaseFacts, duration_days, durations_days, number_value
 from rag.types import Evidence, Status
@@ -155,7 +155,9 @@ _REQ_DURATION = re.compile(
     re.I,
 )
 THERAPY_WORDS = re.compile(
-    r"inadequate response|failure|failed|despite|intoleran|trial of|refractory|response to", re.I
+    r"inadequate response|failure|failed|despite|intoleran|trial of|refractory|response to|"
+    r"previously (?:been )?treated|treated with",
+    re.I,
 )
 
 
@@ -172,6 +174,13 @@ def required_days(text: str) -> float | None:
     return duration_days(number_value(m.group(1)), m.group(2))
 
 
+_NOT_TRIED = re.compile(
+    r"\bhesitan|\bdeclin|\brefus|\breluctan|\bconcern|\bworried|\bafraid|\bread (?:online|about)|"
+    r"\bwould (?:like|prefer)|\bconsider|\bplan(?:s|ned)? to\b|\bwill (?:start|begin|try)\b|\bdiscuss",
+    re.I,
+)
+
+
 def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:
     text = node.text
     if not THERAPY_WORDS.search(text):
@@ -185,6 +194,8 @@ def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:
     requested = {facts.request.drug.lower(), *(a.lower() for a in facts.request.drug_aliases)}
     qualifying = [q for q in dict.fromkeys(qualifying) if q.lower() not in requested]
     mentions = facts.mentions(qualifying)
+    # 'never taken ... any biologic': the record may deny a whole class by its common name
+    mentions += [m for m in facts.mentions(umbrella_classes(qualifying)) if m.assertion == "negated"]
     tried = [m for m in mentions if m.assertion in AFFIRMED]
     good, short = [], []
     for m in tried:
@@ -195,6 +206,8 @@ def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:
             durations_days(m.sentence.text, facts.sentence_date(m.sentence) or facts.as_of),
             default=None,
         )
+        if _NOT_TRIED.search(m.sentence.text):
+            continue  # 'hesitant about methotrexate because of ... nausea': never taken
         failed = bool(FAILURE.search(context))
         intolerant = bool(INTOLERANCE.search(context))
         if intolerant or (failed and (needed is None or (days is not None and days >= needed - 1))):

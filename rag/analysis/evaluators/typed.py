@@ -17,6 +17,7 @@ from rag.analysis.evaluators.common import Finding
 from rag.analysis.evaluators.diagnosis import ruled_out
 from rag.analysis.evaluators.history import check_prior_therapy, check_test
 from rag.analysis.evaluators.measures import check_threshold
+from rag.analysis.lexicon import class_members
 from rag.analysis.policy import Node as TextNode
 from rag.analysis.policy import core_phrase, names_indication
 from rag.analysis.record import CaseFacts
@@ -129,6 +130,8 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
     for evaluator in EVALUATORS.get(leaf_type, []):
         finding = evaluator(text_node, facts)
         if finding is not None:
+            if leaf_type == "prior_therapy" and finding.status == "met":
+                return _enough_distinct(node, finding)
             return finding
     if leaf_type == "free_text" and not (node.leaf and node.leaf.read_by_wording):
         return Finding(
@@ -241,6 +244,27 @@ def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
             [m.evidence()],
         )
     return Finding("insufficient", f"No current use of {', '.join(leaf.required)} with it is documented.")
+
+
+def _enough_distinct(node: PolicyNode, finding: Finding) -> Finding:
+    """'Two different NSAIDs': the trials that count must name that many distinct drugs (or classes)."""
+    leaf = node.leaf
+    if leaf.count <= 1:
+        return finding
+    qualifying, _ = class_members(" ".join(leaf.classes)) if leaf.classes else ([], [])
+    names = list(dict.fromkeys([*leaf.drugs, *qualifying]))
+    quoted = " ".join(e.quote for e in finding.evidence).lower()
+    tried = [n for n in names if re.search(rf"\b{re.escape(n.lower())}\b", quoted)]
+    if len(tried) >= leaf.count:
+        return finding
+    found = ", ".join(tried) or "none"
+    return Finding(
+        "not_met",
+        f"The policy requires {leaf.count} different agents; the record documents {len(tried)} ({found}). "
+        f"{finding.rationale}",
+        finding.evidence,
+        finding.computed,
+    )
 
 
 def _product(node: PolicyNode, facts: CaseFacts) -> Finding:
