@@ -12,6 +12,7 @@ import numpy as np
 
 from rag.analysis.acronyms import find_definitions
 from rag.analysis.assertions import assertion_of
+from rag.analysis.dates import date_ranges, first_date
 from rag.retrieval.passages import Sentence, SourceDoc
 from rag.safety import looks_like_instruction
 from rag.types import Assertion, Evidence, Flag, RequestInfo
@@ -67,29 +68,13 @@ _SINCE = re.compile(rf"\bsince\s+(?:{_ISO.pattern}|{_MONTH_YEAR.pattern}|((?:19|
 
 
 def to_date(text: str | None) -> date | None:
-    if not text:
-        return None
-    match = _ISO.search(text)
-    if match:
-        try:
-            return date(*map(int, match.groups()))
-        except ValueError:
-            return None
-    match = _MONTH_YEAR.search(text)
-    if match:
-        return date(int(match.group(2)), _MONTHS[match.group(1).lower()[:3]], 15)
-    return None
+    """The first date a text states, in any common US or ISO form (`rag.analysis.dates`)."""
+    return first_date(text)
 
 
 def durations_days(text: str, as_of: date | None) -> list[float]:
     """Durations a sentence states: date ranges, 'since ...', '8 weeks', '4-month course'."""
-    found: list[float] = []
-    for m in _RANGE.finditer(text):
-        try:
-            a, b = date(*map(int, m.groups()[:3])), date(*map(int, m.groups()[3:]))
-            found.append(float((b - a).days))
-        except ValueError:
-            continue
+    found: list[float] = [float((b - a).days) for a, b in date_ranges(text, as_of) if b > a]
     for m in _SINCE.finditer(text):
         start = to_date(m.group(0)[len("since") :])
         if start is None and m.group(m.lastindex or 0) and m.group(m.lastindex).isdigit():

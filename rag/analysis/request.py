@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from rag.analysis.dates import first_date
 from rag.analysis.dosing import parse_regimen
 from rag.errors import MeddraftError
 from rag.retrieval.passages import SourceDoc
@@ -191,29 +192,59 @@ def find_indication(question: str, fields: Fields, docs: list[SourceDoc]) -> lis
     return list(dict.fromkeys(cleaned))
 
 
-def find_weight(fields: Fields, docs: list[SourceDoc]) -> float | None:
+_WEIGHT = re.compile(
+    r"\b(?:(?:body|dosing|current)\s+)?(?:weight|wt|weighs?)(?!\s*(?:loss|gain|change|reduction|decrease|increase))"
+    r"\b[^.\d\n]{0,20}?(?P<n>\d+(?:\.\d+)?)\s*(?P<u>kg|lbs?)\b",
+    re.I,
+)
+_AGE = [
+    # 'Age: 57', 'aged 6', 'Age 8 months' - not 'since age 12', 'onset at age 30'
+    re.compile(
+        r"(?<!since )(?<!at )(?<!by )(?<!from )(?<!until )\b(?:age|aged)\s*[:=]?\s*(?P<n>\d{1,3})"
+        r"\s*(?P<u>years?|yrs?|months?|mos?)?\b(?!\s*(?:at|of) (?:onset|diagnosis))",
+        re.I,
+    ),
+    re.compile(r"\b(?P<n>\d{1,3})[- ](?P<u>year|month)s?[- ]old\b", re.I),
+    re.compile(r"\b(?P<n>\d{1,3})\s*(?P<u>yo|y/o|y\.o\.)(?=\W)", re.I),
+    re.compile(
+        r"(?<![\w/.-])(?P<n>\d{1,2})\s?(?P<u>[MF])\b(?=\s+(?:w/|with|presents|pt\b|patient|here|seen|s/p))"
+    ),
+]
+
+
+def find_weight(fields: Fields, docs: list[SourceDoc], question: str = "") -> float | None:
+    """The patient's weight: a weight field or a 'weight/weighs N kg' statement; a weight loss of
+    6 kg is not a weight."""
     field = fields.get("weight", "dosing weight", "body weight")
-    texts = [field[0]] if field else []
-    texts += [s.text for d in docs for s in d.sentences if "weight" in s.text.lower()]
+    texts = [question] + ([f"weight {field[0]}"] if field else [])
+    texts += [s.text for d in docs for s in d.sentences if re.search(r"weigh|\bwt\b", s.text, re.I)]
     for text in texts:
-        match = re.search(r"(\d+(?:\.\d+)?)\s*(kg|lb|lbs)\b", text, re.I)
+        match = _WEIGHT.search(text)
         if match:
-            value = float(match.group(1))
-            return round(value * 0.4536, 1) if match.group(2).lower().startswith("lb") else value
+            value = float(match["n"])
+            return round(value * 0.4536, 1) if match["u"].lower().startswith("lb") else value
     return None
 
 
-def find_age(fields: Fields, docs: list[SourceDoc], on: date | None) -> float | None:
-    for doc in docs:
-        match = re.search(r"\bage[d:]?\s*(\d{1,3})\b|\b(\d{1,3})[- ]year[- ]old\b", doc.text, re.I)
-        if match:
-            return float(match.group(1) or match.group(2))
+def find_age(fields: Fields, docs: list[SourceDoc], on: date | None, question: str = "") -> float | None:
+    """The patient's age in years: stated ('Age: 57', '74-year-old', '34M w/', 'Age 8 months' = 0.67)
+    or from the date of birth; 'since age 12' is the age something began, not the patient's."""
+    for text in [question, *(doc.text for doc in docs)]:
+        for pattern in _AGE:
+            match = pattern.search(text)
+            if match:
+                value = float(match["n"])
+                unit = (match.groupdict().get("u") or "").lower()
+                return round(value / 12, 2) if unit.startswith("mo") else value
     field = fields.get("date of birth", "dob", "birth date")
-    if field and on:
-        born = re.search(r"(\d{4})-(\d{2})-(\d{2})", field[0])
-        if born:
-            b = date(*map(int, born.groups()))
-            return float(on.year - b.year - ((on.month, on.day) < (b.month, b.day)))
+    born = first_date(field[0]) if field else None
+    for doc in docs if born is None else []:
+        if m := re.search(r"\b(?:DOB|date of birth)\b\s*[:#]?\s*([^\n|;]{6,20})", doc.text, re.I):
+            born = first_date(m.group(1))
+            if born:
+                break
+    if born and on:
+        return float(on.year - born.year - ((on.month, on.day) < (born.month, born.day)))
     return None
 
 
@@ -224,7 +255,7 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
     drug, aliases = find_drug(question, fields)
     request_date = max((d.date for d in requests if d.date), default=None)
     on = date.fromisoformat(request_date) if request_date else None
-    weight = find_weight(fields, requests) or find_weight(Fields({}), docs)
+    weight = find_weight(fields, requests, question) or find_weight(Fields({}), docs)
     dose = _dose_from_question(question, weight, drug)
     if dose is None or (dose.mg_per_28_days is None and not dose.per_kg):
         dose = _dose_from_fields(fields, weight, drug) or dose
@@ -239,7 +270,7 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
         indication_terms=indications,
         dose=dose,
         route=dose.route if dose else None,
-        patient_age=find_age(fields, requests, on) or find_age(fields, docs, on),
+        patient_age=find_age(fields, requests, on, question) or find_age(fields, docs, on),
         patient_weight_kg=weight,
         request_date=request_date,
         source_chunk_ids=list(dict.fromkeys(chunk_ids))[:20],
