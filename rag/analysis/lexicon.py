@@ -117,3 +117,12 @@ def umbrella_classes(members: list[str]) -> list[str]:
             if overlap >= 0.5:
                 out.append(name)
     return out
+
+
+def tests() -> dict[str, list[str]]:
+    """Test names and how notes call them."""
+    return dict(_data()["tests"])
+
+
+def specialty_names() -> list[str]:
+    return list(_data()["specialties"])

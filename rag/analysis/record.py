@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.analysis.acronyms import find_definitions
 from rag.analysis.assertions import assertion_of
-from rag.analysis.dates import date_ranges, first_date
+from rag.analysis.dates import date_ranges, find_dates, first_date
 from rag.retrieval.passages import Sentence, SourceDoc
 from rag.safety import looks_like_instruction
 from rag.types import Assertion, Evidence, Flag, RequestInfo
@@ -161,7 +161,13 @@ class CaseFacts:
         return find_definitions(d.text for d in self.docs)
 
     def sentence_date(self, sentence: Sentence) -> date | None:
-        return to_date(sentence.text) or to_date(sentence.date)
+        """The first date the sentence states (not a date of birth), else its document's date."""
+        for found in find_dates(sentence.text):
+            if not re.search(
+                r"(?:DOB|birth|born)\W{0,4}$", sentence.text[max(0, found.start - 16) : found.start], re.I
+            ):
+                return found.value
+        return to_date(sentence.date)
 
     def mentions(self, terms: list[str], sentences: list[Sentence] | None = None) -> list[Mention]:
         """Every sentence naming one of the terms, with the assertion status of that mention."""

@@ -16,6 +16,7 @@ from rich.table import Table
 from ingest.documents import KINDS
 from ingest.pipeline import IngestReport
 from ingest.pipeline import Progress as Hooks
+from rag.cli import case as cli_case
 from rag.cli import llm as cli_llm
 from rag.cli import policy as cli_policy
 from rag.cli import search as cli_search
@@ -63,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_llm.add_generator_args(assess)
     session_handlers = cli_sessions.add_parsers(sub, common)
     policy_handlers = cli_policy.add_parsers(sub, common)
-    parser.set_defaults(_plugins={**session_handlers, **policy_handlers, **_load_plugins(sub, common)})
+    case_handlers = cli_case.add_parsers(sub, common)
+    handlers = {**session_handlers, **policy_handlers, **case_handlers}
+    parser.set_defaults(_plugins={**handlers, **_load_plugins(sub, common)})
     return parser
 
 

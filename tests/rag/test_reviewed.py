@@ -95,3 +95,14 @@ def _walk(node: dict) -> list[dict]:
 
 def _flat(criteria):
     return [c for top in criteria for c in [top, *_flat(top.children)]]
+
+
+def test_case_show_lists_what_the_engine_reads_each_row_cited(corpus_settings, capsys):
+    store = str(corpus_settings.store.path)
+    assert main(["case", "show", "mcas-001", "--format", "json", "--store", store]) == 0
+    record = json.loads(capsys.readouterr().out)
+    meds = {i["name"] for i in record["items"] if i["kind"] == "medication"}
+    assert {"famotidine", "cetirizine"} <= meds
+    assert all(i["doc_id"].startswith("mcas-001") and i["quote"] for i in record["items"])
+    assert main(["case", "show", "no-such-case", "--store", store]) == 2
+    assert "no documents for case no-such-case" in capsys.readouterr().err
