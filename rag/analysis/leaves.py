@@ -82,7 +82,7 @@ _MIN_TRIAL = re.compile(
 )
 _COUNT = re.compile(r"\b(?:at least\s+)?(one|two|three|four|1|2|3|4)\b\s+(?:different\s+)?", re.I)
 _MEASURE_TRAILING = re.compile(
-    r"(?P<name>\b[\w/-]+)?\s*(?:score|count|level|index|of)?\s*(?:of\s+)?(?P<value>\d+(?:[.,]\d+)?)\s*"
+    r"(?P<name>\b[\w/-]+)?\s*(?:score|count|level|index|of)?\s*(?:of\s+)?(?<![A-Za-z])(?P<value>\d+(?:[.,]\d+)?)\s*"
     r"(?P<unit>%|mg/L|mg/dL|IU/mL|kUA/L|mm/h|cells/(?:µL|uL|mm3)|kg/m2|kg/m²|g/dL|points?)?\s*"
     r"(?P<op>or (?:greater|more|higher|above)|and (?:above|over)|or (?:less|lower|below|fewer))\b",
     re.I,
