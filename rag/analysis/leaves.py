@@ -168,8 +168,9 @@ def read_concurrent(text: str, *, negated: bool = True) -> ConcurrentUse | None:
 
 
 def read_cotherapy(text: str, drugs: tuple[str, ...] = ()) -> ConcurrentUse | None:
-    """'Rituximab will be used in combination with methotrexate, unless contraindicated' and
-    'receiving ... glucocorticoids in combination with the product': what must be given with it."""
+    """'DRUG will be used in combination with AGENT, unless contraindicated' and 'receiving ...
+    CLASS in combination with the product': what must be given with it (classes and drugs from
+    the lexicon)."""
     m = _CONCURRENT.search(text)
     if not m or re.search(r"\bnot\b|\bno\b|\bnever\b|\bwithout\b", text[: m.end()], re.I):
         return None
@@ -179,7 +180,6 @@ def read_cotherapy(text: str, drugs: tuple[str, ...] = ()) -> ConcurrentUse | No
         return None
     own = {d.lower() for d in drugs}
     named = [*lexicon.class_names(text), *lexicon.drug_names(text)]
-    named += re.findall(r"\b(glucocorticoids?|corticosteroids?)\b", text, re.I)
     required = [n for n in dict.fromkeys(named) if n.lower() not in own and not _covers(n, own)]
     if not required:
         return None
@@ -188,7 +188,7 @@ def read_cotherapy(text: str, drugs: tuple[str, ...] = ()) -> ConcurrentUse | No
 
 
 def _covers(name: str, drugs: set[str]) -> bool:
-    """A class that is the policy's own drug's class name ('rituximab agent') is not a co-therapy."""
+    """A class named after the policy's own drug ('DRUG agent') is not a co-therapy."""
     return any(d in name.lower() for d in drugs)
 
 
@@ -207,8 +207,8 @@ def read_test(text: str) -> TestResult | None:
 
 
 def read_prior_therapy(text: str, own: tuple[str, ...] = ()) -> PriorTherapy | None:
-    """What must have been tried; the policy's own drug ('omalizumab is prescribed to reduce ...')
-    is never a prior therapy."""
+    """What must have been tried; the policy's own drug ('DRUG is prescribed to reduce ...') is
+    never a prior therapy."""
     if not _THERAPY.search(text):
         return None
     classes = lexicon.class_names(text)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from rag.analysis import lexicon
+from rag.analysis.evaluators.history import result_of
 from rag.analysis.record import CaseFacts
 from rag.analysis.request import parse_request
 from rag.retrieval.passages import SourceDoc
@@ -38,11 +39,6 @@ _OUTCOMES = [
         "ongoing",
         re.compile(r"\bcontinu|\bongoing\b|\bcurrent(?:ly)?\b|\bremain(?:s|ed)? on\b|to present", re.I),
     ),
-]
-_RESULT = [
-    ("positive", re.compile(r"\bpositive\b|\breactive\b(?<!non-reactive)|\bdetected\b", re.I)),
-    ("negative", re.compile(r"\bnegative\b|non-?reactive|not detected", re.I)),
-    ("pending", re.compile(r"\bpending\b|\bawaiting\b|\bordered\b|\bscheduled\b|\buntil\b", re.I)),
 ]
 _VALUE = re.compile(
     r"\b(?P<name>[A-Z][A-Za-z0-9-]{1,9})\b\s*(?:score\s*)?[:=]?\s*(?P<value>\d+(?:\.\d+)?)\s*"
@@ -99,9 +95,7 @@ def extract_record(case_id: str, docs: list[SourceDoc], question: str = "") -> P
         items.append(_item("medication", m.term, m, facts, outcome=outcome))
     for name, aliases in lexicon.tests().items():
         for m in facts.mentions([a for a in aliases if len(a) > 2 or a.isupper()]):
-            tail = m.sentence.text[m.start :]
-            result = next((r for r, p in _RESULT if p.search(tail)), None)
-            items.append(_item("test", name, m, facts, value=result))
+            items.append(_item("test", name, m, facts, value=result_of(m.sentence.text, m.start)))
     for name in lexicon.specialty_names():
         for m in facts.mentions(lexicon.specialty_aliases(name)):
             items.append(_item("specialty", name, m, facts))

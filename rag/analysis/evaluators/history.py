@@ -51,6 +51,26 @@ _ORDERED = re.compile(r"\bordered\b|\bdrawn\b|\bcollected\b|\bscheduled\b", re.I
 _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 
 
+def result_of(sentence: str, start: int = 0) -> str | None:
+    """'pending', 'negative' or 'positive': what a sentence says of the test named at `start`.
+
+    The one reading of a test result, shared by the screening evaluator and `meddraft case show`.
+    """
+    sentence = _REFERENCE.sub(" ", sentence)
+    after = sentence[start:] if start < len(sentence) else sentence
+    positive_first = re.search(r"\bpositive\b|\breactive\b|\bdetected\b", after, re.I)
+    negative = _RESULT_NEG.search(after) or re.search(r"negative", sentence, re.I)
+    if positive_first and (not negative or positive_first.start() < negative.start()):
+        negative = None
+    if _PENDING.search(sentence) or (_ORDERED.search(sentence) and not negative):
+        return "pending"
+    if negative:
+        return "negative"
+    if re.search(r"\bpositive\b|\breactive\b", sentence, re.I):
+        return "positive"
+    return None
+
+
 def _result_date(facts: CaseFacts, sentence) -> object:
     explicit = facts.sentence_date(sentence) if _ISO_IN(sentence.text) else None
     if explicit:
@@ -88,21 +108,16 @@ def check_test(node: Node, facts: CaseFacts) -> Finding | None:
     limit = duration_days(float(window.group(1)), window.group(2)) if window else None
     events = []  # (kind, mention, date)
     for m in mentions:
-        sentence = _REFERENCE.sub(" ", m.sentence.text)
-        after = sentence[m.start :] if m.start < len(sentence) else sentence
-        positive_first = re.search(r"\bpositive\b|\breactive\b|\bdetected\b", after, re.I)
-        result_neg = _RESULT_NEG.search(after) or re.search(r"negative", sentence, re.I)
-        if positive_first and (not result_neg or positive_first.start() < result_neg.start()):
-            result_neg = None
-        if _PENDING.search(sentence) or (_ORDERED.search(sentence) and not result_neg):
+        kind = result_of(m.sentence.text, m.start)
+        if kind == "pending":
             events.append(("pending", m, facts.sentence_date(m.sentence)))
-        elif result_neg:
+        elif kind == "negative":
             events.append(("negative", m, _result_date(facts, m.sentence)))
         elif m.assertion == "negated":
             continue  # "no TB test on file": not a result
-        elif re.search(r"\bpositive\b|\breactive\b", sentence, re.I):
+        elif kind == "positive":
             events.append(("positive", m, _result_date(facts, m.sentence)))
-        elif re.search(r"\d", sentence[m.end : m.end + 40]):
+        elif re.search(r"\d", m.sentence.text[m.end : m.end + 40]):
             events.append(("result", m, _result_date(facts, m.sentence)))
     if not events:
         return Finding(
