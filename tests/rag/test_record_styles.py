@@ -121,3 +121,19 @@ def test_age_and_weight_are_read_from_what_they_mean(text, age, weight):
     request = parse_request(QUESTION, [doc])
     assert request.patient_age == pytest.approx(age, abs=0.01)
     assert request.patient_weight_kg == weight
+
+
+GLUCOCORTICOID = (
+    "Patient is currently receiving, or will receive, systemic glucocorticoids in combination with "
+    "the adalimumab product, with a plan to taper"
+)
+
+
+def test_a_member_of_a_required_class_meets_the_cotherapy_criterion():
+    facts = _facts(QUESTION, "Plan: continue prednisone 60 mg daily; do not taper until reassessed.")
+    assert evaluate(_criterion(GLUCOCORTICOID), facts, "p").status == "met"
+
+
+def test_a_stopped_member_of_a_required_class_does_not_meet_it():
+    facts = _facts(QUESTION, "Prednisone was stopped in January after the taper finished.")
+    assert evaluate(_criterion(GLUCOCORTICOID), facts, "p").status == "insufficient"

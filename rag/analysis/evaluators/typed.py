@@ -215,12 +215,14 @@ def _diagnosis(node: PolicyNode, facts: CaseFacts) -> Finding | None:
 
 def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
     """'Will be used in combination with methotrexate, unless contraindicated or not tolerated':
-    the required drug is current (continued, ongoing) in the record, or the exception is."""
+    the required drug is current (continued, ongoing) in the record, or the exception is. A
+    required class is met by any of its members ('continue prednisone' for 'systemic glucocorticoid')."""
     leaf = node.leaf
     if not leaf.required:
         return None
+    names = list(dict.fromkeys([*leaf.required, *class_members("; ".join(leaf.required))[0]]))
     current, stopped = [], []
-    for m in facts.mentions(leaf.required):
+    for m in facts.mentions(names):
         sentence = m.sentence.text
         if m.assertion in ("negated", "family", "hypothetical"):
             continue
