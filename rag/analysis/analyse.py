@@ -91,6 +91,7 @@ class Analysis:
             "phase": policy.phase,
             "criteria_source": policy.criteria.source,
             "criteria_hash": policy.criteria.source_hash,
+            "criteria_accepted": policy.criteria.accepted,
             "candidates": [{"section": t, "similarity": s} for t, s in policy.candidates[:5]],
         }
 

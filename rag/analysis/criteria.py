@@ -241,6 +241,12 @@ class PolicyCriteria(_Strict):
     )
     source: Literal["parsed", "reviewed", "model"] = "parsed"
     source_hash: str | None = Field(None, description="Hash of the reviewed YAML that replaced the parse.")
+    proposed_by: str | None = Field(
+        None, description="A model's proposal (model, endpoint, date): never used until accepted."
+    )
+    accepted: str | None = Field(
+        None, description="Who accepted a model's proposal into this reviewed file, when, from what."
+    )
 
     def indication(self, name: str) -> Indication | None:
         wanted = name.strip().lower()

@@ -14,6 +14,7 @@ import sys
 from rich.console import Console
 
 from rag.analysis.criteria import Indication, Node, PolicyCriteria
+from rag.cli.llm import add_generator_args
 from rag.errors import MeddraftError
 
 
@@ -27,26 +28,60 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     show.add_argument(
         "--criteria", action="append", default=[], metavar="FILE", help="reviewed criteria file"
     )
-    export = actions.add_parser("export", parents=[common], help="write the criteria as YAML to review")
+    export = actions.add_parser(
+        "export",
+        parents=[common],
+        help="write the criteria as YAML to review; with --generator openai, a model's proposal and "
+        "its differences from the parse",
+    )
     export.add_argument("doc_id", metavar="DOC_ID", help="the policy's document id")
     export.add_argument("-o", "--out", metavar="FILE", help="write here instead of standard output")
+    add_generator_args(export)
     check = actions.add_parser("check", parents=[common], help="validate a reviewed criteria file")
     check.add_argument("file", metavar="FILE", help="a YAML file written by `policy export` and edited")
+    diff = actions.add_parser(
+        "diff", parents=[common], help="how a reviewed or proposed file differs from the parse"
+    )
+    diff.add_argument("doc_id", metavar="DOC_ID", help="the policy's document id")
+    diff.add_argument("file", metavar="FILE", help="a reviewed criteria file or a model's proposal")
+    accept = actions.add_parser(
+        "accept", parents=[common], help="accept a checked model proposal as the reviewed criteria"
+    )
+    accept.add_argument("file", metavar="FILE", help="a proposal written by `policy export --generator`")
+    accept.add_argument("--reviewer", required=True, metavar="NAME", help="who checked it (recorded)")
+    accept.add_argument(
+        "-o", "--out", metavar="FILE", help="the reviewed file (default: FILE without '.proposed')"
+    )
     return {"policy": _run}
 
 
 def _run(args, settings, out: Console, err: Console) -> int:
-    from rag.analysis.reviewed import export_yaml, load_yaml
+    from rag.analysis.reviewed import accept, export_yaml, load_yaml
 
     if args.policy_command == "check":
-        policy = load_yaml(args.file)
+        policy = load_yaml(args.file, proposals=True)
         leaves = sum(
             1 for i in policy.indications for t in (i.initial, i.continuation) if t for _ in t.walk()
         )
+        unused = (
+            f" (a proposal by {policy.proposed_by}: not used until accepted)" if policy.proposed_by else ""
+        )
         out.print(
-            f"{args.file}: valid; {policy.doc_id}, {len(policy.indications)} indications, {leaves} nodes"
+            f"{args.file}: valid; {policy.doc_id}, {len(policy.indications)} indications, "
+            f"{leaves} nodes{unused}",
+            highlight=False,
         )
         return 0
+    if args.policy_command == "accept":
+        written = accept(args.file, args.reviewer, args.out)
+        out.print(f"accepted: {written} is now the reviewed criteria of its policy", highlight=False)
+        return 0
+    if args.policy_command == "diff":
+        other = load_yaml(args.file, proposals=True)
+        parsed = _compiled(args.doc_id, settings, [], parse_only=True)
+        return _print_diff(parsed, other, out)
+    if args.policy_command == "export" and args.generator and settings.generator_name() == "openai":
+        return _propose(args, settings, out, err)
     policy = _compiled(args.doc_id, settings, getattr(args, "criteria", []))
     if args.policy_command == "export":
         text = export_yaml(policy)
@@ -71,8 +106,7 @@ def _run(args, settings, out: Console, err: Console) -> int:
     return 0
 
 
-def _compiled(doc_id: str, settings, files: list[str]) -> PolicyCriteria:
-    from rag.analysis.reviewed import criteria_for
+def _policy_doc(doc_id: str, settings):
     from rag.components import build_store
     from rag.retrieval.passages import load_documents
 
@@ -83,7 +117,46 @@ def _compiled(doc_id: str, settings, files: list[str]) -> PolicyCriteria:
         raise MeddraftError(f"no policy {doc_id!r} in the store; policies: {', '.join(known) or '(none)'}")
     if docs[0].kind != "policy":
         raise MeddraftError(f"{doc_id} is a {docs[0].kind}, not a policy")
-    return criteria_for(docs[0], [*settings.analysis.criteria_files, *files])
+    return docs[0]
+
+
+def _compiled(doc_id: str, settings, files: list[str], *, parse_only: bool = False) -> PolicyCriteria:
+    from rag.analysis.reviewed import criteria_for, parsed
+
+    doc = _policy_doc(doc_id, settings)
+    return parsed(doc) if parse_only else criteria_for(doc, [*settings.analysis.criteria_files, *files])
+
+
+def _propose(args, settings, out: Console, err: Console) -> int:
+    """A model's tree for the policy, written as a proposal, and how it differs from the parse."""
+    from rag.analysis.proposal import propose
+    from rag.analysis.reviewed import export_yaml, locator, pages_of, parsed
+    from rag.cli.llm import spinner
+    from rag.llm.client import LLMClient
+
+    doc = _policy_doc(args.doc_id, settings)
+    with spinner(err, settings, what=f"proposing the criteria of {doc.doc_id}") as hooks:
+        client = LLMClient(settings.llm, hooks=hooks)
+        proposal = propose(client, doc.doc_id, doc.title, doc.text, pages=pages_of(doc), locate=locator(doc))
+    text = export_yaml(proposal)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        err.print(f"proposal written to {args.out}; not used until `meddraft policy accept`", highlight=False)
+    else:
+        sys.stdout.write(text)
+    _print_diff(parsed(doc), proposal, err)
+    return 0
+
+
+def _print_diff(parsed: PolicyCriteria, other: PolicyCriteria, console: Console) -> int:
+    from rag.analysis.criteria_diff import diff
+
+    result = diff(parsed, other)
+    console.print(f"differences from the parse of {parsed.doc_id}: {result.summary()}", highlight=False)
+    for line in result.lines:
+        console.print(line, highlight=False, markup=False)
+    return 0
 
 
 def show_text(policy: PolicyCriteria) -> str:
