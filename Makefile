@@ -56,6 +56,8 @@ EVAL_STORE := .meddraft-eval
 # The realworld set (payer PDFs, clinic notes) is read from ../shared/data, never copied here.
 SHARED_DATA ?= ../shared/data
 REALWORLD   := $(SHARED_DATA)/realworld
+# Six cases of our own in other clinic styles, read against the corpus and realworld policies.
+STYLES      := eval/gold-styles
 eval: setup
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
 	$(BIN)/meddraft eval cases --store $(EVAL_STORE) --check --report reports/eval
@@ -64,12 +66,22 @@ eval: setup
 			--store $(EVAL_STORE)-realworld --quiet && \
 		$(BIN)/meddraft eval cases $(REALWORLD)/gold.yaml --store $(EVAL_STORE)-realworld --check \
 			--thresholds eval/thresholds-realworld.toml --baseline eval/baseline-realworld.json \
-			--report reports/eval-realworld; \
-	else echo "realworld gold not found at $(REALWORLD): skipped (set SHARED_DATA)"; fi
+			--report reports/eval-realworld && \
+		$(BIN)/meddraft ingest corpus/policies corpus/labels corpus/literature $(REALWORLD)/policies \
+			$(REALWORLD)/literature $(STYLES)/cases --store $(EVAL_STORE)-styles --quiet && \
+		$(BIN)/meddraft eval cases $(STYLES)/gold.yaml --store $(EVAL_STORE)-styles --check \
+			--thresholds eval/thresholds-styles.toml --baseline eval/baseline-styles.json \
+			--report reports/eval-styles; \
+	else echo "realworld gold not found at $(REALWORLD): skipped with the styles set (set SHARED_DATA)"; fi
 	$(BIN)/meddraft eval retrieval --dataset pubmedqa --store .meddraft-bench-pubmedqa --check --report reports/pubmedqa
 
+# Ingest speed on the corpus; then patient-record extraction and warm assess per case on the gold
+# stores (the corpus store is built here; the realworld and styles stores when `make eval` made them).
 bench: setup
 	$(BIN)/python -m eval.benchmarks.ingest corpus/
+	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
+	$(BIN)/python -m eval.benchmarks.extraction --store $(EVAL_STORE) \
+		$(foreach s,$(wildcard $(EVAL_STORE)-realworld $(EVAL_STORE)-styles),--store $(s))
 
 clean:
-	rm -rf $(VENV) .meddraft .meddraft-eval reports demo-assessment.md
+	rm -rf $(VENV) .meddraft .meddraft-eval .meddraft-eval-realworld .meddraft-eval-styles reports demo-assessment.md

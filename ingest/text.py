@@ -64,7 +64,8 @@ _ABBREV = {
     "ph.d",
     "m.d",
 }
-_BOUNDARY = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9•])|\n\s*\n")
+# a run of dots is a leader ('Active infection? ...... NO'), not the end of a sentence
+_BOUNDARY = re.compile(r"(?:(?<!\.)\.|[!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9•])|\n\s*\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
 

@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     # the pipeline
     "assess": "rag.api",
     "search": "rag.api",
+    "patient_record": "rag.api",
     "ask": "rag.followup",
     "render": "rag.rendering",
     "formats": "rag.rendering",

@@ -105,3 +105,19 @@ def search(
 
     settings = settings or load_settings()
     return build_retriever(settings).search(query, case_id=case_id, kinds=kinds, k=k)
+
+
+def patient_record(case_id: str, settings: Settings | None = None, question: str = "", *, store=None):
+    """The case's record as the engine reads it (`meddraft case show`): drugs with outcomes and
+    dates, tests with results, specialties and values, each row cited. Only this case's documents."""
+    from rag.analysis.patient import extract_record
+    from rag.components import build_store
+    from rag.errors import CaseNotFoundError
+    from rag.retrieval.passages import load_case
+
+    settings = settings or load_settings()
+    store = store or build_store(settings)
+    docs = load_case(store, case_id)
+    if not docs:
+        raise CaseNotFoundError(case_id, store.case_ids())
+    return extract_record(case_id, docs, question)

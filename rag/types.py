@@ -229,6 +229,14 @@ def places(hits: list[Hit]) -> str:
     return "; ".join(list(dict.fromkeys(h.section for h in hits if h.section))[:3])
 
 
+class Flag(_Model):
+    """Something the writer must see: injected instructions, disagreements, gaps."""
+
+    kind: str
+    message: str
+    chunk_ids: list[str] = Field(default_factory=list)
+
+
 class RequestInfo(_Model):
     """What is being asked for, parsed from the question and the case's request document."""
 
@@ -242,14 +250,9 @@ class RequestInfo(_Model):
     patient_weight_kg: float | None = None
     request_date: str | None = None
     source_chunk_ids: list[str] = Field(default_factory=list)
-
-
-class Flag(_Model):
-    """Something the writer must see: injected instructions, disagreements, gaps."""
-
-    kind: str
-    message: str
-    chunk_ids: list[str] = Field(default_factory=list)
+    disagreements: list[Flag] = Field(
+        default_factory=list, description="Where the question and the request document differ."
+    )
 
 
 class Provenance(_Model):

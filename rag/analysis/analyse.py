@@ -54,7 +54,7 @@ class Analysis:
 
     @property
     def flags(self) -> list[Flag]:
-        return self.facts.flags
+        return [*self.request.disagreements, *self.facts.flags]
 
     def assessment(
         self,

@@ -56,6 +56,12 @@ class Measurement(_Strict):
     value: float | None = None
     unit: str | None = None
     window_days: float | None = Field(None, description="How recent the value must be, in days.")
+    change: Literal["reduction_percent", "reduction"] | None = Field(
+        None,
+        description="Compared with the value before treatment (baseline): a reduction in percent "
+        "('PASI 75', '≥ 50% reduction in BSA') or in the measure's units ('a decrease in CDAI of "
+        "≥ 100 points'). None: the value itself.",
+    )
 
 
 class PriorTherapy(_Strict):

@@ -26,6 +26,7 @@ from rag.analysis.criteria import (
     TestResult,
 )
 from rag.analysis.record import QUANTITY, TIME_UNIT, duration_days, number_value
+from rag.analysis.responses import read_response
 
 _AGE_MIN = re.compile(
     r"(?:≥|>=|at least|aged?)\s*(\d{1,2})\s*(?:years?|yrs?)(?:\s+of\s+age)?"
@@ -315,7 +316,18 @@ def read_documentation(text: str) -> Documentation | None:
     return Documentation(what=text) if _DOCUMENTATION.search(text) else None
 
 
+# 'Symptoms of esophageal dysfunction (for example dysphagia or food impaction)': the findings named
+_FINDINGS = re.compile(
+    r"^(?:documented\s+|clinical\s+)?(?:symptoms?|signs?|clinical (?:features|manifestations)|findings)"
+    r"\s+of\b[^()]*\((?:for example|e\.g\.,?|such as|including)\s+(?P<examples>[^()]+)\)",
+    re.I,
+)
+
+
 def read_diagnosis(text: str) -> Diagnosis | None:
+    if m := _FINDINGS.match(text.strip()):
+        names = [n.strip(" .") for n in re.split(r",\s*|\s+or\s+|\s+and\s+", m["examples"]) if n.strip(" .")]
+        return Diagnosis(names=names)
     if m := _HAS_CONDITION.match(text):  # 'Member has moderately to severely active Crohn's disease'
         name = m.group("name").strip(" .;")
         severity = re.findall(
@@ -347,6 +359,7 @@ READERS = [
     read_test,
     read_age,
     read_prior_therapy,
+    read_response,
     read_measurement,
     read_documented_measure,
     read_documentation,

@@ -82,9 +82,9 @@ def drug_names(text: str) -> list[str]:
             value if isinstance(value, list) else [x for tier in value["potency"].values() for x in tier]
         )
     }
-    return sorted(
-        (m for m in members if len(m) > 3 and _contains(text, m)), key=lambda m: text.lower().find(m.lower())
-    )
+    found = [m for m in members if len(m) > 3 and _contains(text, m)]
+    # in text order; at one position the longest name first ('cromolyn sodium' before 'cromolyn')
+    return sorted(found, key=lambda m: (text.lower().find(m.lower()), -len(m), m))
 
 
 def tests_named(text: str) -> list[str]:
@@ -126,3 +126,16 @@ def tests() -> dict[str, list[str]]:
 
 def specialty_names() -> list[str]:
     return list(_data()["specialties"])
+
+
+def classes_of(drug: str) -> list[str]:
+    """The classes the lexicon puts a drug in ('TNF inhibitor' and 'biologic' for 'adalimumab')."""
+    wanted = drug.lower()
+    out = []
+    for name, value in _data()["classes"].items():
+        members = (
+            value if isinstance(value, list) else [x for tier in value["potency"].values() for x in tier]
+        )
+        if any(m.lower() == wanted for m in members):
+            out.append(name)
+    return out

@@ -15,31 +15,13 @@ from pydantic import BaseModel, Field
 
 from rag.analysis import lexicon
 from rag.analysis.evaluators.history import result_of
+from rag.analysis.medications import outcomes_of, read_tables
 from rag.analysis.record import CaseFacts
 from rag.analysis.request import parse_request
 from rag.retrieval.passages import SourceDoc
 from rag.text import shorten
 
 Kind = Literal["medication", "test", "measurement", "specialty"]
-_OUTCOMES = [
-    (
-        "intolerance",
-        re.compile(r"intoleran|not tolerated|stopped for (?!lack|loss|inadequate)|adverse|side effect", re.I),
-    ),
-    (
-        "inadequate response",
-        re.compile(
-            r"inadequate|fail|loss of (?:efficacy|response)|no (?:effect|response)|partial response|"
-            r"refractory",
-            re.I,
-        ),
-    ),
-    ("contraindication", re.compile(r"contraindicat", re.I)),
-    (
-        "ongoing",
-        re.compile(r"\bcontinu|\bongoing\b|\bcurrent(?:ly)?\b|\bremain(?:s|ed)? on\b|to present", re.I),
-    ),
-]
 _VALUE = re.compile(
     r"\b(?P<name>[A-Z][A-Za-z0-9-]{1,9})\b\s*(?:score\s*)?[:=]?\s*(?P<value>\d+(?:\.\d+)?)\s*"
     r"(?P<unit>%|mg/L|mg/dL|mm/h|IU/mL|kg|µg/g|g/dL|points?)?(?![\d/.-])"
@@ -69,6 +51,9 @@ class RecordItem(BaseModel):
     status: str = Field(description="Assertion (present, negated, family, hypothetical ...) or result.")
     outcome: str | None = Field(None, description="For drugs: inadequate response, intolerance, ongoing ...")
     date: str | None = None
+    start: str | None = Field(None, description="For a drug read from a table: when it was started.")
+    stop: str | None = Field(None, description="When it was stopped (none: ongoing or not stated).")
+    duration_days: float | None = Field(None, description="How long it was taken, from the row.")
     quote: str
     doc_id: str
     chunk_id: str
@@ -88,11 +73,34 @@ def extract_record(case_id: str, docs: list[SourceDoc], question: str = "") -> P
     request = parse_request(question or "What is requested?", docs)
     facts = CaseFacts(case_id, docs, request, lambda texts: [], {})
     items: list[RecordItem] = []
+    rows: dict[str, list[tuple[int, int]]] = {}
+    for doc in docs:
+        for entry in read_tables(doc.text, facts.as_of):
+            rows.setdefault(doc.doc_id, []).append((entry.start_offset, entry.end_offset))
+            outcome = ", ".join(entry.outcomes) or None
+            detail = f" ({shorten(entry.outcome_text, 80)})" if outcome and entry.outcome_text else ""
+            items.append(
+                RecordItem(
+                    kind="medication",
+                    name=entry.drug,
+                    value=entry.dose or None,
+                    status="present",
+                    outcome=f"{outcome}{detail}" if outcome else None,
+                    date=entry.start.isoformat() if entry.start else None,
+                    start=entry.start.isoformat() if entry.start else None,
+                    stop=entry.stop.isoformat() if entry.stop else ("ongoing" if entry.ongoing else None),
+                    duration_days=entry.duration_days,
+                    quote=shorten(entry.row, 200),
+                    doc_id=doc.doc_id,
+                    chunk_id=doc.chunk_at(entry.start_offset, entry.end_offset).chunk_id,
+                )
+            )
     drugs = sorted({n for d in docs for n in lexicon.drug_names(d.text)})
     for m in facts.mentions(drugs) if drugs else []:
-        text = m.sentence.text
-        outcome = next((name for name, p in _OUTCOMES if p.search(text)), None)
-        items.append(_item("medication", m.term, m, facts, outcome=outcome))
+        if any(a <= m.sentence.start < b for a, b in rows.get(m.sentence.doc_id, [])):
+            continue  # the table row was read above, cell by cell
+        found = outcomes_of(m.sentence.text)
+        items.append(_item("medication", m.term, m, facts, outcome=found[0] if found else None))
     for name, aliases in lexicon.tests().items():
         for m in facts.mentions([a for a in aliases if len(a) > 2 or a.isupper()]):
             items.append(_item("test", name, m, facts, value=result_of(m.sentence.text, m.start)))

@@ -157,6 +157,21 @@ class CaseFacts:
         ]
 
     @cached_property
+    def medication_rows(self) -> dict[str, list]:
+        """Each document's medication-table rows (`rag.analysis.medications`), read by column."""
+        from rag.analysis.medications import read_tables
+
+        return {d.doc_id: read_tables(d.text, self.as_of) for d in self.docs}
+
+    def row_at(self, mention: Mention):
+        """The medication-table row a mention of a drug sits in, if it sits in one."""
+        at = mention.sentence.start + mention.start
+        for row in self.medication_rows.get(mention.sentence.doc_id, []):
+            if row.start_offset <= at < row.end_offset:
+                return row
+        return None
+
+    @cached_property
     def definitions(self) -> dict[str, str]:
         return find_definitions(d.text for d in self.docs)
 

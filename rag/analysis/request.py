@@ -10,11 +10,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from rag.analysis import lexicon
 from rag.analysis.dates import first_date
 from rag.analysis.dosing import parse_regimen
+from rag.analysis.question import _ASKED_BEFORE, _HAD_BEFORE, _INDICATION, _LEAD_WORDS
 from rag.errors import MeddraftError
 from rag.retrieval.passages import SourceDoc
-from rag.types import RequestInfo
+from rag.text import shorten
+from rag.types import Flag, RequestInfo
 
 _UNIT = r"(?:mg|g|mcg|µg|ug|units?|iu|ml|mL)(?:/kg)?"
 _DOSE = rf"\d[\d,]*(?:\.\d+)?\s*{_UNIT}\b"
@@ -23,69 +26,6 @@ _DRUG_BEFORE_DOSE = re.compile(
     rf"(?P<drug>[A-Za-z][A-Za-z0-9\-]*(?:\s+[A-Za-z][A-Za-z0-9\-]*)?)\s*(?:\((?P<alias>[^)]{{2,40}})\)\s*)?(?={_DOSE})",
     re.I,
 )
-_LEAD_WORDS = {
-    "is",
-    "are",
-    "should",
-    "would",
-    "does",
-    "maintenance",
-    "continued",
-    "the",
-    "a",
-    "an",
-    "of",
-    "for",
-    "with",
-    "request",
-    "requested",
-    "initial",
-    "new",
-    "start",
-    "starting",
-    "dose",
-    "doses",
-    "weekly",
-    "once",
-    "then",
-    "every",
-    "and",
-    "or",
-    "iv",
-    "sc",
-}
-_INDICATION = [
-    re.compile(
-        r"\bfor\s+(?P<x>[^?]+?)\s+in\s+(?:this|the|a|an)\s+(?:\w+\s+){0,3}?(?:patient|adult|child|member|woman|man|person)\b",
-        re.I,
-    ),
-    re.compile(
-        r"\b(?:patient|adult|child|member|woman|man|person|adolescent)\s+with\s+(?:an?\s+)?(?P<x>[^?]+?)(?=\s+who\b|\s+after\b|\s+despite\b|,|\?|$)",
-        re.I,
-    ),
-    re.compile(
-        r"\bfor\s+(?:the\s+)?(?:treatment|management|prevention)\s+of\s+(?P<x>[^?]+?)(?=\s+who\b|,|\?|$)",
-        re.I,
-    ),
-    # 'for a 52-year-old with hidradenitis suppurativa who ...'
-    re.compile(
-        r"\b\d{1,3}[- ](?:year|month)s?[- ]old\s+(?:\w+\s+){0,2}?with\s+(?:an?\s+)?(?P<x>[^?]+?)"
-        r"(?=\s+who\b|\s+after\b|\s+despite\b|,|\?|$)",
-        re.I,
-    ),
-    # 'being evaluated for giant cell arteritis', 'suspected of having ...'
-    re.compile(
-        r"\b(?:being\s+)?(?:evaluated|worked\s+up|assessed|investigated)\s+for\s+(?:possible\s+|suspected\s+)?"
-        r"(?P<x>[^?]+?)(?=\s+with\b|\s+who\b|,|\?|$)",
-        re.I,
-    ),
-    # 'Is X indicated for plaque psoriasis?', 'medically necessary for Crohn's disease'
-    re.compile(
-        r"\b(?:indicated|necessary|appropriate|approved|covered)\s+for\s+(?!(?:this|the|a|an)\s)"
-        r"(?P<x>[^?]+?)(?=\s+who\b|\s+after\b|\s+in\s+(?:this|a|an|the)\b|,|\?|$)",
-        re.I,
-    ),
-]
 _FIELD_LINE = re.compile(
     r"^\s*(?:[-*]\s+)?(?:\*\*)?(?P<label>[A-Za-z][A-Za-z0-9 /()&-]{1,40}?)(?:\*\*)?"
     r"\s*:\s*(?:\*\*)?\s*(?P<value>\S.*)$"
@@ -131,12 +71,17 @@ def read_fields(docs: list[SourceDoc]) -> Fields:
 
 
 def find_drug(question: str, fields: Fields) -> tuple[str, list[str]]:
+    candidates = []
     for match in _DRUG_BEFORE_DOSE.finditer(question):
         words = [w for w in match.group("drug").split() if w.lower() not in _LEAD_WORDS]
         if words:
             drug = " ".join(words)
-            aliases = _aliases(drug, match.group("alias"))
-            return drug, aliases
+            lead = question[max(0, match.start() - 40) : match.start() + match.group("drug").find(words[0])]
+            score = (1 if _ASKED_BEFORE.search(lead) else 0) - (1 if _HAD_BEFORE.search(lead) else 0)
+            candidates.append((-score, len(candidates), drug, match.group("alias")))
+    if candidates:
+        _, _, drug, alias = min(candidates)
+        return drug, _aliases(drug, alias)
     field = fields.get("drug", "medication", "medication requested", "product")
     if field:
         value = field[0]
@@ -156,9 +101,10 @@ def _aliases(drug: str, alias: str | None) -> list[str]:
     names = []
     if alias:
         names += [a.strip() for a in re.split(r"[,/;]| or ", alias) if a.strip()]
-    base = re.match(r"^([a-z]{5,})-[a-z]{4}$", drug.lower())  # biosimilar suffix (-adaz)
-    if base:
-        names.append(base.group(1))
+    for name in [drug, *names]:
+        base = re.match(r"^([a-z]{5,})-[a-z]{4}$", name.lower())  # biosimilar suffix (-adaz)
+        if base:
+            names.append(base.group(1))
     return [n for n in dict.fromkeys(names) if n.lower() != drug.lower()]
 
 
@@ -212,17 +158,36 @@ _AGE = [
 ]
 
 
+_PERSON_WEIGHT = re.compile(
+    r"\b(?P<n>\d+(?:\.\d+)?)[- ]?(?P<u>kg|lbs?)\s+(?:\w+[- ]year[- ]old\s+)?"
+    r"(?:patient|man|woman|male|female|adult|child|boy|girl|member|adolescent)\b",
+    re.I,
+)
+
+
+def _kg(match: re.Match) -> float:
+    value = float(match["n"])
+    return round(value * 0.4536, 1) if match["u"].lower().startswith("lb") else value
+
+
+def question_weight(question: str) -> float | None:
+    """A weight the question states: 'weighs 70 kg', 'weight 92 kg', 'for a 92 kg man'."""
+    match = _WEIGHT.search(question) or _PERSON_WEIGHT.search(question)
+    return _kg(match) if match else None
+
+
 def find_weight(fields: Fields, docs: list[SourceDoc], question: str = "") -> float | None:
-    """The patient's weight: a weight field or a 'weight/weighs N kg' statement; a weight loss of
-    6 kg is not a weight."""
+    """The patient's weight: the question's, a weight field or a 'weight/weighs N kg' statement;
+    a weight loss of 6 kg is not a weight."""
+    if question and (asked := question_weight(question)):
+        return asked
     field = fields.get("weight", "dosing weight", "body weight")
-    texts = [question] + ([f"weight {field[0]}"] if field else [])
+    texts = [f"weight {field[0]}"] if field else []
     texts += [s.text for d in docs for s in d.sentences if re.search(r"weigh|\bwt\b", s.text, re.I)]
     for text in texts:
         match = _WEIGHT.search(text)
         if match:
-            value = float(match["n"])
-            return round(value * 0.4536, 1) if match["u"].lower().startswith("lb") else value
+            return _kg(match)
     return None
 
 
@@ -263,6 +228,7 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
     chunk_ids = _dose_chunks(requests, dose, weight) + sorted(
         {cid for items in fields.values.values() for _, _, cid in items}
     )
+    disagreements = disagreements_of(question, fields, requests, drug, aliases, dose, weight)
     return RequestInfo(
         drug=drug,
         drug_aliases=aliases,
@@ -274,7 +240,61 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
         patient_weight_kg=weight,
         request_date=request_date,
         source_chunk_ids=list(dict.fromkeys(chunk_ids))[:20],
+        disagreements=disagreements,
     )
+
+
+def disagreements_of(question, fields: Fields, requests, drug, aliases, dose, weight) -> list[Flag]:
+    """Where the question and the request document say different things (drug, regimen, weight,
+    diagnosis): the question decides, and the writer is told which document says otherwise."""
+    out: list[Flag] = []
+    if not question.strip() or not any(d.kind == "request" for d in requests):
+        return out
+    form_drug = fields.get("drug", "medication", "medication requested", "product")
+    names = {n.lower() for n in [drug, *aliases]}
+    if form_drug and re.search(re.escape(drug), question, re.I):
+        written = form_drug[0].lower()
+        known = set(lexicon.drug_names(written)) | {w for w in re.findall(r"[a-z][a-z-]{3,}", written)}
+        if known and not any(n in written or n.split("-")[0] in known for n in names):
+            out.append(
+                Flag(
+                    kind="request_disagreement",
+                    message=f"The question asks about {drug}, but the request form {form_drug[1]} names "
+                    f'"{shorten(form_drug[0], 80)}"; the assessment follows the question.',
+                    chunk_ids=[form_drug[2]],
+                )
+            )
+    asked = _dose_from_question(question, weight, drug)
+    on_form = _dose_from_fields(fields, weight, drug)
+    if (
+        asked is not None
+        and on_form is not None
+        and asked.mg_per_28_days
+        and on_form.mg_per_28_days
+        and abs(asked.mg_per_28_days - on_form.mg_per_28_days) > 0.5
+        and not (asked.loading_text or on_form.loading_text)
+    ):
+        chunk = _dose_chunks(requests, on_form, weight)
+        out.append(
+            Flag(
+                kind="request_disagreement",
+                message=f"The question's regimen ({asked.dose_text}, {asked.mg_per_28_days:g} mg per 28 "
+                f"days) differs from the request form's ({on_form.dose_text}, {on_form.mg_per_28_days:g} mg "
+                "per 28 days); the assessment follows the question.",
+                chunk_ids=chunk[:1],
+            )
+        )
+    value = question_weight(question)
+    form_weight = find_weight(fields, requests)
+    if value and form_weight and abs(value - form_weight) > max(1.0, 0.03 * form_weight):
+        out.append(
+            Flag(
+                kind="request_disagreement",
+                message=f"The question gives a weight of {value:g} kg, the request documents "
+                f"{form_weight:g} kg; weight-based doses use the question's.",
+            )
+        )
+    return out
 
 
 def _dose_from_question(question: str, weight: float | None, drug: str):

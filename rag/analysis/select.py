@@ -21,7 +21,8 @@ from rag.analysis.reviewed import criteria_for
 from rag.retrieval.passages import SourceDoc
 
 _CONTINUATION = re.compile(
-    r"\bcontinu(?:e|ation|ing)\b|\bre-?authori[sz]ation\b|\brenewal\b|\brepeat (?:course|infusion)\b|"
+    r"\bcontinu(?:e|ation|ing)\b|\bre-?authori[sz](?:ation|e)\b|\brenew(?:al)?\b|"
+    r"\brepeat (?:course|infusion)\b|"
     r"\bcurrently (?:receiving|on)\b|\bmaintain(?:ed)? on\b|\bremain on\b",
     re.I,
 )

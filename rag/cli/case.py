@@ -45,12 +45,18 @@ def _run(args, settings, out: Console, err: Console) -> int:
     for column in ("kind", "name", "value / outcome", "status", "date", "source", "quote"):
         table.add_column(column)
     for item in record.items:
+        shown = " · ".join(x for x in (item.value, item.outcome) if x)
+        when = item.date or ""
+        if item.start or item.stop:
+            when = f"{item.start or '?'} → {item.stop or '?'}"
+        if item.duration_days:
+            when += f" ({item.duration_days / 7:.0f} wk)"
         table.add_row(
             item.kind,
             escape(item.name),
-            escape(item.value or item.outcome or ""),
+            escape(shown),
             item.status,
-            item.date or "",
+            when,
             escape(item.doc_id),
             escape(item.quote),
         )

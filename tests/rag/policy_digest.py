@@ -40,6 +40,8 @@ def _node(node: Node) -> str:
     elif kind == "measurement":
         value = "" if leaf.value is None else f"{leaf.value:g}"
         detail = f"{leaf.name} {leaf.operator or 'documented'} {value}{leaf.unit or ''}"
+        if leaf.change:
+            detail += f" ({leaf.change} from baseline)"
     elif kind == "prior_therapy":
         names = (leaf.classes + leaf.drugs)[:3]
         days = f" min={leaf.min_duration_days:.0f}d" if leaf.min_duration_days else ""

@@ -137,3 +137,101 @@ def test_a_member_of_a_required_class_meets_the_cotherapy_criterion():
 def test_a_stopped_member_of_a_required_class_does_not_meet_it():
     facts = _facts(QUESTION, "Prednisone was stopped in January after the taper finished.")
     assert evaluate(_criterion(GLUCOCORTICOID), facts, "p").status == "insufficient"
+
+
+FORM = """PRIOR AUTHORIZATION REQUEST
+Drug: Cosentyx (secukinumab) 150 mg/mL pen
+Sig: 150 mg SC every 4 weeks
+Weight: 80 kg
+"""
+
+
+def test_where_question_and_request_form_differ_the_draft_is_told():
+    form = _doc("form", FORM, kind="request")
+    asked = "Is secukinumab 300 mg SC every 4 weeks indicated for a 90 kg patient with psoriasis?"
+    flags = parse_request(asked, [form]).disagreements
+    messages = " ".join(f.message for f in flags)
+    assert len(flags) == 2 and {f.kind for f in flags} == {"request_disagreement"}
+    assert "300 mg per 28 days" in messages and "150 mg per 28" in messages
+    assert "weight of 90 kg" in messages and "80 kg" in messages
+    other = parse_request("Is ixekizumab 80 mg SC every 4 weeks indicated for psoriasis?", [form])
+    assert any("asks about ixekizumab" in f.message and "Cosentyx" in f.message for f in other.disagreements)
+    same = "Is Cosentyx 150 mg SC every 4 weeks indicated for this 80 kg patient with psoriasis?"
+    assert parse_request(same, [form]).disagreements == []
+
+
+RESPONSE_NOTE = (
+    "Pre-treatment baseline on 02/20/2024: BSA 16% and PASI 18.4.\n\n"
+    "Current measure (02/18/2025): BSA 11%, PASI 12.1."
+)
+
+
+def test_a_response_from_baseline_is_computed_not_guessed():
+    leaf = _criterion("PASI 75 or better").leaf
+    assert leaf.type == "measurement" and leaf.change == "reduction_percent" and leaf.value == 75
+    result = evaluate(_criterion("PASI 75 or better"), _facts(QUESTION, RESPONSE_NOTE), "p")
+    assert result.status == "not_met" and "reduction of 34%" in result.rationale
+    half = evaluate(
+        _criterion("≥ 30% reduction in BSA affected from baseline"), _facts(QUESTION, RESPONSE_NOTE), "p"
+    )
+    assert half.status == "met" and "16 at baseline, 11 now" in half.rationale
+    no_baseline = _facts(QUESTION, "Current measure (02/18/2025): BSA 11%, PASI 12.1.")
+    assert evaluate(_criterion("PASI 75 or better"), no_baseline, "p").status == "insufficient"
+    # alternatives joined by 'or' are not narrowed to one of them
+    assert (
+        _criterion("Improvement of at least 50% in PASI, or reduction in BSA of at least 50%").leaf.change
+        is None
+    )
+
+
+def test_a_listed_response_is_any_one_the_record_shows():
+    criterion = _criterion(
+        "Documented response: remission, reduced relapse frequency, or reduction in daily dose"
+    )
+    facts = _facts(QUESTION, "Relapses: 3 in the year before starting → 0 since starting.")
+    result = evaluate(criterion, facts, "p")
+    assert result.status == "met" and "reduced relapse frequency" in result.rationale
+    nothing = _facts(QUESTION, "Seen today. Tolerating injections.")
+    assert evaluate(criterion, nothing, "p").status == "insufficient"
+
+
+def test_a_topical_drug_is_not_the_oral_therapy_the_policy_asks_for():
+    criterion = _criterion(
+        "Inadequate response after at least 3 months (90 days) of oral antibiotic therapy "
+        "(for example doxycycline or clindamycin)"
+    )
+    topical = _facts(
+        QUESTION, "Clindamycin 1% lotion BID since 2023, inadequate, stopped for lack of effect."
+    )
+    assert evaluate(criterion, topical, "p").status != "met"
+    short = _facts(QUESTION, "Doxycycline 100 mg PO BID x 8 weeks, self-discontinued for lack of effect.")
+    result = evaluate(criterion, short, "p")
+    assert result.status == "not_met" and "56 days" in result.rationale
+
+
+def test_a_screening_with_a_part_still_pending_is_not_complete():
+    hbv = "Screened for hepatitis B with HBsAg and anti-HBc within 12 months"
+    facts = _facts(
+        QUESTION,
+        "HBsAg nonreactive (02/25/2025).\n\nTotal anti-HBc PENDING, send-out lab, sent 02/27/2025.",
+    )
+    result = evaluate(_criterion(hbv), facts, "p")
+    assert result.status == "insufficient" and "pending" in result.rationale
+
+
+def test_named_symptoms_are_looked_for_by_name():
+    criterion = _criterion("Symptoms of esophageal dysfunction (for example dysphagia or food impaction)")
+    assert criterion.leaf.type == "diagnosis" and criterion.leaf.names == ["dysphagia", "food impaction"]
+    assert evaluate(criterion, _facts(QUESTION, "Solid-food dysphagia 3x/week."), "p").status == "met"
+
+
+def test_the_requested_drug_is_the_one_asked_for_not_the_one_tried():
+    note = _doc("n", "Visit note.")
+    asked = (
+        "Does a woman with EoE still symptomatic after 12 weeks of omeprazole 40 mg BID qualify for "
+        "Dupixent 300 mg weekly?"
+    )
+    assert parse_request(asked, [note]).drug == "Dupixent"
+    receive = "Should this woman with RA receive Tyenne (tocilizumab-aazg) 162 mg SC every other week?"
+    request = parse_request(receive, [note])
+    assert request.drug == "Tyenne" and "tocilizumab" in request.drug_aliases

@@ -19,12 +19,14 @@ from rag.analysis.evaluators.basic import (
     concept_of,
 )
 from rag.analysis.evaluators.common import Checker, Finding
-from rag.analysis.evaluators.history import check_disease_duration, check_prior_therapy, check_test
-from rag.analysis.evaluators.measures import check_threshold
+from rag.analysis.evaluators.history import check_disease_duration, check_test
+from rag.analysis.evaluators.measures import check_response, check_threshold
+from rag.analysis.evaluators.therapy import check_prior_therapy
 
 __all__ = ["CHECKERS", "Finding", "check_presence", "concept_of"]
 
 CHECKERS: list[Checker] = [
+    check_response,
     check_age,
     check_prescriber,
     check_exclusion,

@@ -92,13 +92,17 @@ STOP = set(
 )
 FAILURE = re.compile(
     r"inadequate|insufficient|fail|no (?:meaningful |significant )?(?:improvement|response|benefit)|"
+    r"lack of (?:effect|efficacy|response|benefit|improvement)|nothing (?:was )?chang|"
+    r"no change(?! (?:in|of) (?:the )?dos)|not at (?:target|goal)|above (?:target|goal)|"
+    r"(?:high|moderate) disease activity|"
     r"persist|ongoing|uncontrolled|not controlled|did not respond|partial response|"
     r"minimal (?:improvement|benefit)|"
     r"plateau|breakthrough|remain(?:s|ed)? symptomatic|despite|refractory|worsen|flare|recurr|unresponsive",
     re.I,
 )
 INTOLERANCE = re.compile(
-    r"intoleran|not tolerated|stopped (?:due to|for|because)|discontinued (?:due to|for|because|after)|"
+    r"intoleran|not tolerated|(?:stopped|d/c'?d|discontinued) (?:due to|for|because(?: of)?|after)"
+    r"(?!\s+(?:lack|loss|no\b|inadequate|insufficient|failure|nothing|it (?:was|did) not))|"
     r"adverse|side effect|transaminitis|elevated (?:alt|ast|liver)|hepatotoxic|"
     r"allerg(?:y|ic) to|contraindicat",
     re.I,
@@ -132,6 +136,8 @@ def examples_of(text: str) -> list[str]:
     for item in found:
         item = re.sub(r"\b\d+(?:\.\d+)?\s*%?", "", item).strip(" .,;:")
         item = re.sub(r"^(?:a|an|the|another|other)\s+", "", item, flags=re.I)
+        if re.fullmatch(r"(?:days?|weeks?|wks?|months?|years?|hours?|doses?|times?|mg|kg)", item, re.I):
+            continue  # '(90 days)' is a duration, not an option
         if 2 < len(item) <= 40 and item.lower() not in STOP:
             cleaned.append(item)
     return cleaned

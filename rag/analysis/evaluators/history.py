@@ -1,4 +1,4 @@
-"""Time-bound facts: test results within a window, prior therapy durations, disease duration."""
+"""Time-bound facts: test results within a window, disease duration (prior therapy: `therapy`)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ import re
 from datetime import timedelta
 
 from rag.analysis.evaluators.common import (
-    AFFIRMED,
-    FAILURE,
-    INTOLERANCE,
     STOP,
     Finding,
     cite,
-    examples_of,
     quote,
     terms_of,
 )
-from rag.analysis.lexicon import class_members, test_names, umbrella_classes
+from rag.analysis.evaluators.therapy import THERAPY_WORDS, required_days, required_phrase
+from rag.analysis.lexicon import test_names
 from rag.analysis.policy import Node
-from rag.analysis.record import QUANTITY, TIME_UNIT, CaseFacts, duration_days, durations_days, number_value
+from rag.analysis.record import CaseFacts, duration_days, durations_days
 from rag.types import Evidence, Status
 
 # --- tests with a result and a time window --------------------------------------------------
@@ -47,6 +44,7 @@ _REFERENCE = re.compile(
     r"\b(?:ref(?:erence)?(?: range| interval)?|normal range)\s*[:=]?\s*(?:<\s*)?[\w.-]+",
     re.I,
 )
+_STILL_PENDING = re.compile(r"\bpending\b|\bawaiting\b|not yet (?:resulted|available|back)|send-?out", re.I)
 _ORDERED = re.compile(r"\bordered\b|\bdrawn\b|\bcollected\b|\bscheduled\b", re.I)
 _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 
@@ -99,13 +97,19 @@ def check_test(node: Node, facts: CaseFacts) -> Finding | None:
     names = test_names(text) + [
         t for t in terms_of(text, facts) if len(t) > 2 and t.lower() not in _DISEASE_WORDS
     ]
+    window = _WINDOW.search(text)
+    return test_result(
+        facts, names, duration_days(float(window.group(1)), window.group(2)) if window else None
+    )
+
+
+def test_result(facts: CaseFacts, names: list[str], limit: float | None) -> Finding | None:
+    """The latest result of a test known by `names`, within `limit` days of the request."""
     if not names:
         return None
     mentions = [m for m in facts.mentions(names) if m.assertion != "hypothetical"]
     if not mentions:
         return Finding("insufficient", f"No result of {', '.join(names[:3])} is documented.", [])
-    window = _WINDOW.search(text)
-    limit = duration_days(float(window.group(1)), window.group(2)) if window else None
     events = []  # (kind, mention, date)
     for m in mentions:
         kind = result_of(m.sentence.text, m.start)
@@ -132,6 +136,23 @@ def check_test(node: Node, facts: CaseFacts) -> Finding | None:
         for e in events
         if e[0] in ("negative", "result") and (oldest_ok is None or e[2] is None or e[2] >= oldest_ok)
     ]
+    # a part of the screening still pending in the month before the request ('HBsAg nonreactive;
+    # total anti-HBc pending, send-out'): the screening is not complete
+    recent = facts.as_of - timedelta(days=30)
+    later_pending = [
+        e
+        for e in events
+        if e[0] == "pending"
+        and _STILL_PENDING.search(e[1].sentence.text)
+        and (e[2] is None or e[2] >= recent)
+    ]
+    if usable and later_pending:  # 'HBsAg nonreactive; anti-HBc total pending': not complete yet
+        m, p = usable[0][1], later_pending[0][1]
+        return Finding(
+            "insufficient",
+            f"{m.term} is negative, but {p.term} is still pending: {quote(p)}.",
+            cite([p, m]),
+        )
     if usable:
         kind, m, _ = usable[0]
         return Finding(
@@ -158,136 +179,6 @@ def check_test(node: Node, facts: CaseFacts) -> Finding | None:
         "insufficient",
         f"The only {m.term} result is outside the required window: {quote(m)}.",
         cite([m]),
-    )
-
-
-# --- prior therapy ----------------------------------------------------------------------------
-
-
-_REQ_DURATION = re.compile(
-    r"(?:at least|a minimum of|minimum of|for|over|after)\s+"
-    rf"({QUANTITY})\s*(?:consecutive\s+)?({TIME_UNIT})\b",
-    re.I,
-)
-THERAPY_WORDS = re.compile(
-    r"inadequate response|failure|failed|despite|intoleran|trial of|refractory|response to|"
-    r"previously (?:been )?treated|treated with",
-    re.I,
-)
-
-
-def required_phrase(text: str) -> str:
-    """The policy's own words for the required duration ('at least 28 days')."""
-    m = _REQ_DURATION.search(text)
-    return m.group(0) if m else ""
-
-
-def required_days(text: str) -> float | None:
-    m = _REQ_DURATION.search(text)
-    if not m:
-        return None
-    return duration_days(number_value(m.group(1)), m.group(2))
-
-
-_NOT_TRIED = re.compile(
-    r"\bhesitan|\bdeclin|\brefus|\breluctan|\bconcern|\bworried|\bafraid|\bread (?:online|about)|"
-    r"\bwould (?:like|prefer)|\bconsider|\bplan(?:s|ned)? to\b|\bwill (?:start|begin|try)\b|\bdiscuss",
-    re.I,
-)
-
-
-def check_prior_therapy(node: Node, facts: CaseFacts) -> Finding | None:
-    text = node.text
-    if not THERAPY_WORDS.search(text):
-        return None
-    therapy_part = text[THERAPY_WORDS.search(text).start() :]
-    qualifying, related = class_members(therapy_part)
-    qualifying += examples_of(therapy_part)
-    if not qualifying:
-        return None
-    needed = required_days(text)
-    requested = {facts.request.drug.lower(), *(a.lower() for a in facts.request.drug_aliases)}
-    qualifying = [q for q in dict.fromkeys(qualifying) if q.lower() not in requested]
-    mentions = facts.mentions(qualifying)
-    # 'never taken ... any biologic': the record may deny a whole class by its common name
-    mentions += [m for m in facts.mentions(umbrella_classes(qualifying)) if m.assertion == "negated"]
-    tried = [m for m in mentions if m.assertion in AFFIRMED]
-    good, short = [], []
-    for m in tried:
-        window = facts.sentences
-        idx = window.index(m.sentence) if m.sentence in window else -1
-        context = " ".join(s.text for s in window[idx : idx + 2]) if idx >= 0 else m.sentence.text
-        days = max(
-            durations_days(m.sentence.text, facts.sentence_date(m.sentence) or facts.as_of),
-            default=None,
-        )
-        if _NOT_TRIED.search(m.sentence.text):
-            continue  # 'hesitant about methotrexate because of ... nausea': never taken
-        failed = bool(FAILURE.search(context))
-        intolerant = bool(INTOLERANCE.search(context))
-        if intolerant or (failed and (needed is None or (days is not None and days >= needed - 1))):
-            good.append((m, days, intolerant))
-        elif days is not None and needed is not None and days < needed - 1:
-            short.append((m, days))
-        elif failed and days is None:
-            short.append((m, None))
-    need = f" (required: {required_phrase(text)})" if needed else ""
-    if good:
-        m, days, intolerant = good[0]
-        how = (
-            "stopped for intolerance"
-            if intolerant
-            else f"inadequate response after about {days:.0f} days"
-            if days
-            else "inadequate response"
-        )
-        return Finding(
-            "met",
-            f"{m.term}: {how}{need}: {quote(m)}.",
-            cite([g[0] for g in good]),
-            [f"{days:.0f}"] if days else [],
-        )
-    if short and any(d is not None for _, d in short):
-        m, days = next(s for s in short if s[1] is not None)
-        return Finding(
-            "not_met",
-            f"{m.term} was used for only about {days:.0f} days{need}: {quote(m)}.",
-            cite([s[0] for s in short]),
-            [f"{days:.0f}"],
-        )
-    negated = [m for m in mentions if m.assertion == "negated"]
-    others = [m for m in facts.mentions(related) if m.assertion in AFFIRMED] if related else []
-    if others:
-        m = others[0]
-        extra = f" No qualifying agent ({', '.join(qualifying[:3])}) is documented." if not negated else ""
-        return Finding(
-            "not_met",
-            f"Only {m.term} is documented, which does not satisfy this criterion{need}: {quote(m)}.{extra}",
-            cite(others + negated),
-        )
-    if negated:
-        return Finding(
-            "not_met",
-            f"The record states no trial of {negated[0].term}: {quote(negated[0])}.",
-            cite(negated),
-        )
-    if short:
-        m = short[0][0]
-        return Finding(
-            "insufficient",
-            f"{m.term} is documented but its duration is not stated{need}: {quote(m)}.",
-            cite([s[0] for s in short]),
-        )
-    if tried:
-        return Finding(
-            "insufficient",
-            f"{tried[0].term} is documented without a stated response{need}: {quote(tried[0])}.",
-            cite(tried),
-        )
-    return Finding(
-        "insufficient",
-        f"No trial of {', '.join(qualifying[:4])} is documented{need}.",
-        [],
     )
 
 

@@ -12,6 +12,7 @@ from rag.analysis.evaluators.common import (
     quote,
     terms_of,
 )
+from rag.analysis.lexicon import class_members
 from rag.analysis.policy import Node
 from rag.analysis.record import NUMBER_WORD, CaseFacts, number_value
 from rag.types import Evidence, Status
@@ -183,4 +184,123 @@ def _check_count(text: str, noun: str, op: str, limit: float, facts: CaseFacts) 
         f'{value:g} {noun} documented, which {verb} {op} {limit:g}: "{s.clean[:160]}" ({s.doc_id}).',
         evidence,
         [f"{value:g}"],
+    )
+
+
+# --- change from baseline (continuation criteria) ----------------------------------------------
+
+_BASELINE = re.compile(
+    r"\bbaseline\b|\bpre[- ]?(?:treatment|[A-Z]\w+)|\bbefore (?:starting|treatment|therapy|[A-Z]\w+)|"
+    r"\bprior to (?:starting|treatment|therapy)|\bat (?:start|initiation)\b",
+    re.I,
+)
+_CURRENT = re.compile(r"\bcurrent(?:ly)?\b|\bnow\b|\btoday\b|\bmost recent\b|\blatest\b|\bthis visit\b", re.I)
+_PAIR = re.compile(
+    r"(?:from\s+)?(?P<a>\d+(?:\.\d+)?)\s*%?[^\d\n→]{0,60}?(?:→|->|\bto\b)\s*\**\s*(?P<b>\d+(?:\.\d+)?)"
+)
+
+
+def check_change(names: list[str], op: str, limit: float, change: str, facts: CaseFacts) -> Finding | None:
+    """A reduction from the baseline value: 'PASI 75' (percent) or 'a decrease of ≥ 100 points'.
+
+    The baseline is a value the record labels as such (baseline, before treatment) or the first of
+    an 'a → b' pair; the current value is one labelled current, else the latest other value."""
+    if not names:
+        return None
+    baseline = current = None  # (value, mention)
+    later = []
+    for m in facts.mentions(names):
+        if m.assertion in ("negated", "hypothetical", "family"):
+            continue
+        tail = m.sentence.text[m.end : m.end + 120]
+        if (pair := _PAIR.match(tail.lstrip(" :=(")) or _PAIR.search(tail[:100])) and "→" in tail[:100]:
+            return _judge(float(pair["a"]), float(pair["b"]), m, m, op, limit, change, names[0])
+        value = _value_after(m.sentence.text, m.end)
+        if value is None:
+            continue
+        near = m.sentence.text[max(0, m.start - 80) : m.end + 20]
+        if _BASELINE.search(near):
+            baseline = baseline or (value, m)
+        elif _CURRENT.search(near):
+            current = current or (value, m)
+        else:
+            when = facts.sentence_date(m.sentence)
+            later.append((when.toordinal() if when else 0, value, m))
+    if current is None and later:
+        _, value, m = max(later, key=lambda item: item[0])
+        current = (value, m)
+    if baseline is None or current is None:
+        what = "baseline" if baseline is None else "current"
+        return Finding(
+            "insufficient",
+            f"No {what} {names[0]} value is documented to measure the change from baseline.",
+            cite([v[1] for v in (baseline, current) if v]),
+        )
+    return _judge(baseline[0], current[0], baseline[1], current[1], op, limit, change, names[0])
+
+
+def _judge(before: float, after: float, m_before, m_after, op, limit, change, name) -> Finding:
+    drop = before - after
+    amount = drop / before * 100 if change == "reduction_percent" and before else drop
+    unit = "%" if change == "reduction_percent" else " points"
+    arithmetic = f"{name} {before:g} at baseline, {after:g} now: a reduction of {amount:.0f}{unit}"
+    ok = _compare(round(amount, 1), op, limit)
+    status: Status = "met" if ok else "not_met"
+    verb = "meets" if ok else "does not meet"
+    return Finding(
+        status,
+        f"{arithmetic}, which {verb} the required {_OP_SIGN.get(op, op)} {limit:g}{unit}: {quote(m_after)}.",
+        cite([m_before, m_after]),
+        [f"{amount:.0f}"],
+    )
+
+
+_OP_SIGN = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+
+
+_RESPONSE_LIST = re.compile(
+    r"^\s*(?:documented|documentation of)?\s*(?:a\s+)?(?:positive\s+)?(?:clinical\s+)?response"
+    r"(?:\s+to (?:therapy|treatment))?\s*(?::|,?\s+(?:as evidenced by|such as|including|for example))"
+    r"\s*(?P<options>.+)$",
+    re.I,
+)
+_REDUCED = re.compile(r"^(?:reduced|reduction in|decrease(?:d)? in|fewer|lower)\s+(?P<what>.+)$", re.I)
+_SKIP_WORDS = {"frequency", "daily", "dose", "rate", "number", "the", "of", "in"}
+
+
+def check_response(node: Node, facts: CaseFacts) -> Finding | None:
+    """'Documented response: remission, reduced relapse frequency, or reduction in daily
+    corticosteroid dose': any one option the record shows (remission stated, or a value that went
+    down from before treatment to now, 'relapses 3 → 0', 'prednisone 12.5 mg → 4 mg')."""
+    m = _RESPONSE_LIST.match(node.text)
+    if not m:
+        return None
+    options = [
+        o.strip(" .") for o in re.split(r",\s*(?:or\s+)?|\s+or\s+|;\s*", m["options"]) if o.strip(" .")
+    ]
+    tried = []
+    for option in options:
+        reduced = _REDUCED.match(option)
+        if reduced:
+            words = [w for w in re.findall(r"[A-Za-z]+", reduced["what"]) if w.lower() not in _SKIP_WORDS]
+            qualifying, _ = class_members(reduced["what"])
+            names = [*qualifying, *words, *(w.rstrip("s") + "s" for w in words)]
+            found = check_change([n for n in dict.fromkeys(names) if len(n) > 3], ">", 0, "reduction", facts)
+        else:
+            found = None
+            for mention in facts.mentions([option]):
+                if mention.assertion in ("present", "historical"):
+                    found = Finding(
+                        "met", f"{option.capitalize()} is documented: {quote(mention)}.", cite([mention])
+                    )
+                    break
+        if found is not None and found.status == "met":
+            return Finding(
+                "met", f"Response documented ({option}): {found.rationale}", found.evidence, found.computed
+            )
+        tried.append(option)
+    return Finding(
+        "insufficient",
+        f"None of the responses the policy accepts ({', '.join(tried)}) is documented with values before "
+        "and during treatment.",
     )

@@ -15,9 +15,10 @@ from rag.analysis.evaluators import CHECKERS
 from rag.analysis.evaluators.basic import check_age, check_exclusion, check_prescriber, check_presence
 from rag.analysis.evaluators.common import Finding
 from rag.analysis.evaluators.diagnosis import ruled_out
-from rag.analysis.evaluators.history import check_prior_therapy, check_test
-from rag.analysis.evaluators.measures import check_threshold
-from rag.analysis.lexicon import class_members
+from rag.analysis.evaluators.history import check_test, test_result
+from rag.analysis.evaluators.measures import check_change, check_threshold
+from rag.analysis.evaluators.therapy import check_prior_therapy, enough_distinct, prior_therapy_leaf
+from rag.analysis.lexicon import class_members, tests
 from rag.analysis.policy import Node as TextNode
 from rag.analysis.policy import core_phrase, names_indication
 from rag.analysis.record import CaseFacts
@@ -119,19 +120,33 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
         return finding
     if leaf_type == "product":
         return _product(node, facts)
+    if leaf_type == "test_result" and node.leaf.test:
+        aliases = tests().get(node.leaf.test, [])
+        names = [a for a in [node.leaf.test, *aliases] if len(a) > 2 or a.isupper()]
+        if finding := test_result(facts, names, node.leaf.window_days):
+            return finding
+    if leaf_type == "prior_therapy" and (finding := prior_therapy_leaf(node, text, facts)):
+        return finding if finding.status != "met" else enough_distinct(node, finding)
     if (
         leaf_type == "measurement"
         and node.leaf.operator is None
         and (finding := _documented_value(node, facts))
     ):
         return finding
+    if leaf_type == "measurement" and node.leaf.change and node.leaf.value is not None:
+        names = [node.leaf.name, *re.findall(r"\(([A-Z][A-Za-z0-9-]{1,9})\)", node.text)]
+        found = check_change(
+            list(dict.fromkeys(names)), node.leaf.operator or ">=", node.leaf.value, node.leaf.change, facts
+        )
+        if found is not None:
+            return found
     if leaf_type == "measurement" and node.leaf.operator and (finding := _threshold(node, facts)):
         return finding
     for evaluator in EVALUATORS.get(leaf_type, []):
         finding = evaluator(text_node, facts)
         if finding is not None:
             if leaf_type == "prior_therapy" and finding.status == "met":
-                return _enough_distinct(node, finding)
+                return enough_distinct(node, finding)
             return finding
     if leaf_type == "free_text" and not (node.leaf and node.leaf.read_by_wording):
         return Finding(
@@ -246,27 +261,6 @@ def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
             [m.evidence()],
         )
     return Finding("insufficient", f"No current use of {', '.join(leaf.required)} with it is documented.")
-
-
-def _enough_distinct(node: PolicyNode, finding: Finding) -> Finding:
-    """'Two different NSAIDs': the trials that count must name that many distinct drugs (or classes)."""
-    leaf = node.leaf
-    if leaf.count <= 1:
-        return finding
-    qualifying, _ = class_members(" ".join(leaf.classes)) if leaf.classes else ([], [])
-    names = list(dict.fromkeys([*leaf.drugs, *qualifying]))
-    quoted = " ".join(e.quote for e in finding.evidence).lower()
-    tried = [n for n in names if re.search(rf"\b{re.escape(n.lower())}\b", quoted)]
-    if len(tried) >= leaf.count:
-        return finding
-    found = ", ".join(tried) or "none"
-    return Finding(
-        "not_met",
-        f"The policy requires {leaf.count} different agents; the record documents {len(tried)} ({found}). "
-        f"{finding.rationale}",
-        finding.evidence,
-        finding.computed,
-    )
 
 
 def _product(node: PolicyNode, facts: CaseFacts) -> Finding:
