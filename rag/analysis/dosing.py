@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.analysis.surface import per_square_metre
 from rag.text import amount
 from rag.types import Dose
 
@@ -354,6 +355,7 @@ def parse_regimen(text: str, *, weight_kg: float | None = None, drug: str | None
     mention of `drug`, when given and present). A dose-only regimen on the line before it that
     reads as a loading dose becomes its `loading_text`.
     """
+    text, per_m2 = per_square_metre(text)
     chains = _chains(text)
     if drug and (at := text.lower().find(drug.lower())) >= 0:
         chains = [c for c in chains if c[-1].end > at] or chains
@@ -361,6 +363,8 @@ def parse_regimen(text: str, *, weight_kg: float | None = None, drug: str | None
         return None
     i = next((i for i, c in enumerate(chains) if any(m.interval for m in c)), 0)
     dose = _to_dose(text, chains[i], weight_kg, drug)
+    if per_m2:
+        dose = dose.model_copy(update={"arithmetic": f"{per_m2}; {dose.arithmetic}"})
     if i > 0 and dose.loading_text is None and not any(m.interval for m in chains[i - 1]):
         before = text[max(0, chains[i - 1][0].start - 40) : chains[i - 1][-1].end]
         if re.search(r"loading|initial|induction|\bonce\b|\bday\s*1\b|\bweek\s*0\b", before, re.I):

@@ -139,3 +139,8 @@ def classes_of(drug: str) -> list[str]:
         if any(m.lower() == wanted for m in members):
             out.append(name)
     return out
+
+
+def note_section_titles() -> dict[str, list[str]]:
+    """Section titles of clinical notes beyond medspaCy's defaults, by category ('plan': ['plan:'])."""
+    return {k: list(v) for k, v in (_data().get("note_sections") or {}).items()}

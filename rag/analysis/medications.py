@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from rag.analysis import lexicon
 from rag.analysis.dates import date_ranges, find_dates
@@ -95,6 +96,11 @@ def header_roles(cells: list[str]) -> list[str | None]:
 
 def read_tables(text: str, as_of: date | None = None) -> list[MedicationEntry]:
     """Every row of every medication table in a document's text, in order."""
+    return list(_read_tables(text, as_of))
+
+
+@lru_cache(maxsize=256)
+def _read_tables(text: str, as_of: date | None) -> tuple[MedicationEntry, ...]:
     entries: list[MedicationEntry] = []
     for rows in _pipe_tables(text) + _aligned_tables(text):
         header, *body = rows
@@ -105,7 +111,7 @@ def read_tables(text: str, as_of: date | None = None) -> list[MedicationEntry]:
             entry = _entry(dict(zip(roles, cells, strict=False)), cells, start, end, as_of)
             if entry is not None:
                 entries.append(entry)
-    return sorted(entries, key=lambda e: e.start_offset)
+    return tuple(sorted(entries, key=lambda e: e.start_offset))
 
 
 def _pipe_tables(text: str) -> list[list[tuple[list[str], int, int]]]:

@@ -13,6 +13,7 @@ import numpy as np
 from rag.analysis.acronyms import find_definitions
 from rag.analysis.assertions import assertion_of
 from rag.analysis.dates import date_ranges, find_dates, first_date
+from rag.analysis.notesections import category_at, note_sections, scoped
 from rag.retrieval.passages import Sentence, SourceDoc
 from rag.safety import looks_like_instruction
 from rag.types import Assertion, Evidence, Flag, RequestInfo
@@ -157,6 +158,11 @@ class CaseFacts:
         ]
 
     @cached_property
+    def note_sections(self) -> dict[str, tuple[tuple[int, int, str], ...]]:
+        """Each note's sections (medspaCy's sectionizer): family history, plan, medications ..."""
+        return {d.doc_id: note_sections(d.text) for d in self.docs if d.kind != "policy"}
+
+    @cached_property
     def medication_rows(self) -> dict[str, list]:
         """Each document's medication-table rows (`rag.analysis.medications`), read by column."""
         from rag.analysis.medications import read_tables
@@ -193,7 +199,11 @@ class CaseFacts:
                 match = pattern.search(s.text)
                 if match:
                     status, categories = assertion_of(s.text, match.start(), match.end())
-                    out.append(Mention(s, term, status, categories, match.start(), match.end()))
+                    section = category_at(self.note_sections.get(s.doc_id, ()), s.start + match.start())
+                    scoped_status = scoped(status, section, s.text)
+                    if scoped_status != status:
+                        categories = [*categories, f"SECTION:{section}"]
+                    out.append(Mention(s, term, scoped_status, categories, match.start(), match.end()))
                     break
         return out
 

@@ -11,6 +11,7 @@ import re
 
 from rag.analysis import Analysis
 from rag.analysis.dosing import format_mg
+from rag.analysis.lexicon import drug_names
 from rag.analysis.policy import core_phrase
 from rag.retrieval.passages import text_sentences
 from rag.safety import looks_like_instruction
@@ -89,6 +90,8 @@ class ExtractiveGenerator:
             if hit.kind not in ("systematic_review", "study", "guideline"):
                 continue
             for sentence in text_sentences(hit.text):
+                if not about_requested(hit, sentence, names):
+                    continue  # a trial of another drug is not evidence for this request
                 score = 3 * bool(re.search(r"\d+(?:\.\d+)?\s*%", sentence))
                 score += 2 * any(re.search(rf"\b{re.escape(n)}\b", sentence, re.I) for n in names)
                 score += any(c.lower() in sentence.lower() for c in cores)
@@ -110,7 +113,11 @@ class ExtractiveGenerator:
             for sentence in text_sentences(hit.text):
                 score = 2 * bool(re.search(r"\d", sentence)) + 2 * bool(_CLINICAL.search(sentence))
                 score += hit.kind == "clinical_note"
-                header = " | " in sentence or re.match(r"(?:patient|member|visit|date|dob)\b", sentence, re.I)
+                header = (
+                    " | " in sentence
+                    or re.match(r"(?:patient|member|visit|date|dob)\b", sentence, re.I)
+                    or re.search(r"\b(?:MRN|DOB|Printed)\b", sentence)  # a page or form header
+                )
                 if (
                     score >= 3
                     and 30 <= len(sentence) <= 400
@@ -190,6 +197,8 @@ class ExtractiveGenerator:
                 continue
             for sentence in text_sentences(hit.text):
                 if not _CAVEAT.search(sentence) or not 40 <= len(sentence) <= 350:
+                    continue
+                if hit.kind != "drug_label" and not about_requested(hit, sentence, names):
                     continue
                 topical = any(re.search(rf"\b{re.escape(n)}\b", sentence, re.I) for n in names + cores)
                 score = 2 * bool(re.search(r"\d", sentence)) + 2 * topical + (hit.kind == "study")
@@ -333,3 +342,18 @@ def _short(text: str, size: int = 70) -> str:
 
 def _numbers(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
+
+
+def _named(names: list[str], text: str) -> bool:
+    return any(re.search(rf"\b{re.escape(n)}\b", text, re.I) for n in names if n)
+
+
+def about_requested(hit: Hit, sentence: str, names: list[str]) -> bool:
+    """Whether a literature sentence is about the requested drug: it names the drug, or it names no
+    other drug and its document (title or passage) is about the drug."""
+    if _named(names, sentence):
+        return True
+    wanted = {n.lower() for n in names} | {n.lower().split("-")[0] for n in names}
+    if any(d.lower() not in wanted for d in drug_names(sentence)):
+        return False
+    return _named(names, hit.title) or _named(names, hit.text)

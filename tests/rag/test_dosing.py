@@ -272,3 +272,12 @@ def test_find_regimens_weight_based_with_and_without_weight():
 )  # fmt: skip
 def test_format_mg(value, text):
     assert format_mg(value) == text
+
+
+def test_a_dose_per_square_metre_uses_the_stated_body_surface_area():
+    dose = parse_regimen("375 mg/m2 IV once weekly x 4 doses, BSA 1.8 m2")
+    assert dose.dose_mg == 675 and dose.mg_per_28_days == 2700
+    assert dose.arithmetic.startswith("375 mg/m² x BSA 1.8 m² = 675 mg per dose")
+    stated = parse_regimen("375 mg/m2 IV weekly for 4 weeks (750 mg per dose)")
+    assert stated.dose_mg == 750 and "stated as 750 mg per dose" in stated.arithmetic
+    assert parse_regimen("375 mg/m2 IV weekly for 4 weeks") is None  # no surface area: no guess

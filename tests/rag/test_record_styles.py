@@ -235,3 +235,44 @@ def test_the_requested_drug_is_the_one_asked_for_not_the_one_tried():
     receive = "Should this woman with RA receive Tyenne (tocilizumab-aazg) 162 mg SC every other week?"
     request = parse_request(receive, [note])
     assert request.drug == "Tyenne" and "tocilizumab" in request.drug_aliases
+
+
+def test_a_discharge_medication_list_is_current_use():
+    criterion = _criterion("Rituximab will be used in combination with glucocorticoids")
+    text = "- Prednisone 60 mg PO daily\n"
+    chunk = Hit(
+        chunk_id="d-0",
+        doc_id="d",
+        text=text,
+        kind="clinical_note",
+        title="d",
+        case_id="case-x",
+        char_start=0,
+        char_end=len(text),
+        section="Discharge summary > Discharge medications",
+    )
+    listed = SourceDoc("d", "clinical_note", "d", None, 2025, "2025-03-04", "case-x", text, [chunk])
+    facts = CaseFacts(
+        "case-x", [listed], parse_request(QUESTION, [listed]), lambda t: np.zeros((len(t), 4)), {}
+    )
+    assert evaluate(criterion, facts, "p").status == "met"
+    assert evaluate(criterion, _facts(QUESTION, text), "p").status == "insufficient"  # a bare line
+    stopped = _facts(QUESTION, "Prednisone was tapered off in 2023.")
+    assert evaluate(criterion, stopped, "p").status == "insufficient"
+
+
+def test_the_section_a_sentence_sits_in_decides_whose_and_when():
+    note = (
+        "HISTORY OF PRESENT ILLNESS:\nItchy plaques on elbows for 2 years.\n\n"
+        "FAMILY HISTORY:\nPlaque psoriasis; type 2 diabetes.\n\n"  # no relative: only the section tells
+        "ASSESSMENT:\nEczema of the hands.\n\n"
+        "PLAN:\n1. Start methotrexate 15 mg weekly.\n2. Continue clobetasol ointment.\n"
+    )
+    facts = _facts(QUESTION, note)
+    psoriasis = facts.mentions(["plaque psoriasis"])
+    assert [m.assertion for m in psoriasis] == ["family"]
+    assert (
+        evaluate(_criterion("Diagnosis of moderate to severe plaque psoriasis"), facts, "p").status != "met"
+    )
+    by_drug = {m.term: m.assertion for m in facts.mentions(["methotrexate", "clobetasol"])}
+    assert by_drug == {"methotrexate": "hypothetical", "clobetasol": "present"}

@@ -121,13 +121,21 @@ def check_exclusion(node: Node, facts: CaseFacts) -> Finding | None:
     requested = {facts.request.drug.lower(), *(a.lower() for a in facts.request.drug_aliases)}
     qualifying, _ = class_members(text)
     core = re.sub(
-        r"^(?:no|not|absence of|without)\s+"
+        r"^(?:no|not|absence of|without)(?:\s*:\s*|\s+)"
         r"(?:personal\s+(?:or|and)\s+family\s+|personal\s+|family\s+)?(?:history of\s+)?",
         "",
         text,
         flags=re.I,
     )
-    head = re.split(r"\s+(?:and|or)\s+(?:no|not)\b|\(|,|;", core)[0].strip()
+    subject = re.sub(
+        r"^(?:the\s+)?(?:individual|patient|member|person)\s+(?:has|is|had|was)\s+(?:an?\s+)?",
+        "",
+        core,
+        flags=re.I,
+    )
+    head = re.split(
+        r"\s+(?:and|or)\s+(?:no|not)\b|\(|,\s*(?:including|such as|for example|e\.g\.)|;", subject
+    )[0].strip()
     strong = terms_of(text, facts) + [m for m in qualifying if m.lower() not in requested]
     if re.search(r"pregnan", text, re.I):
         strong += ["pregnant", "pregnancy"]
@@ -167,11 +175,12 @@ def check_exclusion(node: Node, facts: CaseFacts) -> Finding | None:
     negated = [m for m in mentions if m.assertion == "negated"]
     if negated:
         return Finding("met", f"Not present per the record: {quote(negated[0])}.", cite(negated))
-    return Finding(
-        "met",
-        f"Nothing in the case's notes indicates {head or 'this exclusion'} (no mention found).",
-        [],
-    )
+    # what was looked for, in the criterion's own words (a class's members are not repeated here)
+    searched = [t for t in terms if t.lower() in text.lower() and t.lower() not in weak_set][:3]
+    if searched:
+        listed = ", ".join(searched[:-1]) + (" or " if len(searched) > 1 else "") + searched[-1]
+        return Finding("met", f"The case's notes do not mention {listed}.", [])
+    return Finding("met", "Nothing in the case's notes suggests that this exclusion applies.", [])
 
 
 # --- presence (fallback) ----------------------------------------------------------------------

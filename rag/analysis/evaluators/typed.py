@@ -243,7 +243,7 @@ def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
             continue
         if _STOPPED.search(sentence):
             stopped.append(m)
-        elif _ONGOING.search(sentence):
+        elif _ONGOING.search(sentence) or _CURRENT_LIST.search(m.sentence.section or ""):
             current.append(m)
     if current:
         m = current[0]
@@ -285,10 +285,12 @@ def _product(node: PolicyNode, facts: CaseFacts) -> Finding:
 
 _ONGOING = re.compile(
     r"\bcontinu\w*|\bongoing\b|\bcurrent(?:ly)?\b|\bremain(?:s|ed)? on\b|\bwill be given with\b|"
-    r"\bcombination\b|\bconcomitant",
+    r"\bcombination\b|\bconcomitant|\btaper(?:ing|ed)?\b|\bdo not stop\b|\bsince\b",
     re.I,
 )
-_STOPPED = re.compile(r"\bstopped\b|\bdiscontinu\w*|\bceased\b|\bheld\b", re.I)
+# a list of what the patient takes now ('Discharge medications', 'Current medications', 'Active meds')
+_CURRENT_LIST = re.compile(r"\b(?:discharge|current|active|home|present)\s+(?:medications?|meds)\b", re.I)
+_STOPPED = re.compile(r"\bstopped\b|\bdiscontinu\w*|\bceased\b|\bheld\b|\btapered off\b|\bcompleted\b", re.I)
 _INTOLERANT = re.compile(r"intoleran|not tolerated|contraindicat|adverse|hepatotox|cytopenia", re.I)
 
 
