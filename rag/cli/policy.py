@@ -84,13 +84,7 @@ def _run(args, settings, out: Console, err: Console) -> int:
         return _propose(args, settings, out, err)
     policy = _compiled(args.doc_id, settings, getattr(args, "criteria", []))
     if args.policy_command == "export":
-        text = export_yaml(policy)
-        if args.out:
-            with open(args.out, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            err.print(f"written to {args.out}", highlight=False)
-        else:
-            sys.stdout.write(text)
+        _write(export_yaml(policy), args.out, err, "written to {out}")
         return 0
     if args.indication:
         wanted = args.indication.lower()
@@ -138,15 +132,24 @@ def _propose(args, settings, out: Console, err: Console) -> int:
     with spinner(err, settings, what=f"proposing the criteria of {doc.doc_id}") as hooks:
         client = LLMClient(settings.llm, hooks=hooks)
         proposal = propose(client, doc.doc_id, doc.title, doc.text, pages=pages_of(doc), locate=locator(doc))
-    text = export_yaml(proposal)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        err.print(f"proposal written to {args.out}; not used until `meddraft policy accept`", highlight=False)
-    else:
-        sys.stdout.write(text)
+    _write(
+        export_yaml(proposal),
+        args.out,
+        err,
+        "proposal written to {out}; not used until `meddraft policy accept`",
+    )
     _print_diff(parsed(doc), proposal, err)
     return 0
+
+
+def _write(text: str, out: str | None, err: Console, said: str) -> None:
+    """To the file named with -o (and say so), else to standard output."""
+    if not out:
+        sys.stdout.write(text)
+        return
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    err.print(said.format(out=out), highlight=False)
 
 
 def _print_diff(parsed: PolicyCriteria, other: PolicyCriteria, console: Console) -> int:
