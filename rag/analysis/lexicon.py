@@ -129,7 +129,7 @@ def specialty_names() -> list[str]:
 
 
 def classes_of(drug: str) -> list[str]:
-    """The classes the lexicon puts a drug in ('TNF inhibitor' and 'biologic' for 'adalimumab')."""
+    """Every class of the lexicon that lists the drug among its members (a drug may be in several)."""
     wanted = drug.lower()
     out = []
     for name, value in _data()["classes"].items():

@@ -221,14 +221,16 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
     request_date = max((d.date for d in requests if d.date), default=None)
     on = date.fromisoformat(request_date) if request_date else None
     weight = find_weight(fields, requests, question) or find_weight(Fields({}), docs)
-    dose = _dose_from_question(question, weight, drug)
+    asked = _dose_from_question(question, weight, drug)
+    on_form = _dose_from_fields(fields, weight, drug)
+    dose = asked
     if dose is None or (dose.mg_per_28_days is None and not dose.per_kg):
-        dose = _dose_from_fields(fields, weight, drug) or dose
+        dose = on_form or dose
     indications = find_indication(question, fields, requests)
     chunk_ids = _dose_chunks(requests, dose, weight) + sorted(
         {cid for items in fields.values.values() for _, _, cid in items}
     )
-    disagreements = disagreements_of(question, fields, requests, drug, aliases, dose, weight)
+    disagreements = disagreements_of(question, fields, requests, drug, aliases, asked, on_form, weight)
     return RequestInfo(
         drug=drug,
         drug_aliases=aliases,
@@ -244,7 +246,7 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
     )
 
 
-def disagreements_of(question, fields: Fields, requests, drug, aliases, dose, weight) -> list[Flag]:
+def disagreements_of(question, fields: Fields, requests, drug, aliases, asked, on_form, weight) -> list[Flag]:
     """Where the question and the request document say different things (drug, regimen, weight,
     diagnosis): the question decides, and the writer is told which document says otherwise."""
     out: list[Flag] = []
@@ -264,8 +266,6 @@ def disagreements_of(question, fields: Fields, requests, drug, aliases, dose, we
                     chunk_ids=[form_drug[2]],
                 )
             )
-    asked = _dose_from_question(question, weight, drug)
-    on_form = _dose_from_fields(fields, weight, drug)
     if (
         asked is not None
         and on_form is not None

@@ -276,3 +276,15 @@ def test_the_section_a_sentence_sits_in_decides_whose_and_when():
     )
     by_drug = {m.term: m.assertion for m in facts.mentions(["methotrexate", "clobetasol"])}
     assert by_drug == {"methotrexate": "hypothetical", "clobetasol": "present"}
+
+
+def test_a_new_positive_beside_a_prior_negative_reads_positive_and_needs_treatment():
+    criterion = _criterion(
+        "Individual has had a TB test (for example, interferon-gamma release assay) before the first "
+        "course; if positive, treatment for latent TB infection has been completed or is under way"
+    )
+    positive = "Labs 9/12/2024 showed a new positive QuantiFERON-TB Gold Plus (prior negative)."
+    assert evaluate(criterion, _facts(QUESTION, positive), "p").status == "not_met"
+    treated = _facts(QUESTION, positive, "Latent TB infection: treatment completed 1/21/2025 (4 months).")
+    result = evaluate(criterion, treated, "p")
+    assert result.status == "met" and "treated as the policy allows" in result.rationale

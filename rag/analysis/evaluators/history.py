@@ -45,6 +45,12 @@ _REFERENCE = re.compile(
     re.I,
 )
 _STILL_PENDING = re.compile(r"\bpending\b|\bawaiting\b|not yet (?:resulted|available|back)|send-?out", re.I)
+# an earlier result beside the current one ('new positive QuantiFERON (prior negative)')
+_PRIOR_RESULT = re.compile(
+    r"\(?\b(?:prior|previous(?:ly)?|earlier|last year'?s?)\s+(?:negative|positive|neg|pos)\b\)?", re.I
+)
+_TREATED = re.compile(r"\b(?:treat\w*|therapy|prophylaxis)\b", re.I)
+_UNDER_WAY = re.compile(r"\b(?:complet\w*|finished|under way|underway|ongoing|started|initiated)\b", re.I)
 _ORDERED = re.compile(r"\bordered\b|\bdrawn\b|\bcollected\b|\bscheduled\b", re.I)
 _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 
@@ -54,7 +60,7 @@ def result_of(sentence: str, start: int = 0) -> str | None:
 
     The one reading of a test result, shared by the screening evaluator and `meddraft case show`.
     """
-    sentence = _REFERENCE.sub(" ", sentence)
+    sentence = _PRIOR_RESULT.sub(" ", _REFERENCE.sub(" ", sentence))
     after = sentence[start:] if start < len(sentence) else sentence
     positive_first = re.search(r"\bpositive\b|\breactive\b|\bdetected\b", after, re.I)
     negative = _RESULT_NEG.search(after) or re.search(r"negative", sentence, re.I)
@@ -121,7 +127,7 @@ def test_result(facts: CaseFacts, names: list[str], limit: float | None) -> Find
             continue  # "no TB test on file": not a result
         elif kind == "positive":
             events.append(("positive", m, _result_date(facts, m.sentence)))
-        elif re.search(r"\d", m.sentence.text[m.end : m.end + 40]):
+        elif re.search(r"\d", m.sentence.text[m.end : m.end + 40]) and not _TREATED.search(m.sentence.text):
             events.append(("result", m, _result_date(facts, m.sentence)))
     if not events:
         return Finding(
@@ -146,6 +152,15 @@ def test_result(facts: CaseFacts, names: list[str], limit: float | None) -> Find
         and _STILL_PENDING.search(e[1].sentence.text)
         and (e[2] is None or e[2] >= recent)
     ]
+    newest_positive = next((e for e in events if e[0] == "positive"), None)
+    if (
+        newest_positive
+        and usable
+        and newest_positive[2]
+        and usable[0][2]
+        and newest_positive[2] >= usable[0][2]
+    ):
+        usable = []  # 'a new positive QuantiFERON (prior negative 2/2022)': the newest result decides
     if usable and later_pending:  # 'HBsAg nonreactive; anti-HBc total pending': not complete yet
         m, p = usable[0][1], later_pending[0][1]
         return Finding(
@@ -237,3 +252,17 @@ def check_disease_duration(node: Node, facts: CaseFacts) -> Finding | None:
         evidence,
         [f"{days:.0f}"],
     )
+
+
+def treated_after_positive(facts: CaseFacts, names: list[str]) -> Finding | None:
+    """'If positive, treatment of the latent infection completed or under way': a sentence about the
+    test or the latent infection that says its treatment was completed or started."""
+    for m in facts.mentions([*names, "latent"]):
+        text = m.sentence.text
+        if (
+            m.assertion not in ("negated", "hypothetical")
+            and _TREATED.search(text)
+            and _UNDER_WAY.search(text)
+        ):
+            return Finding("met", f"Positive screen, treated as the policy allows: {quote(m)}.", cite([m]))
+    return None

@@ -15,7 +15,7 @@ from rag.analysis.evaluators import CHECKERS
 from rag.analysis.evaluators.basic import check_age, check_exclusion, check_prescriber, check_presence
 from rag.analysis.evaluators.common import Finding
 from rag.analysis.evaluators.diagnosis import ruled_out
-from rag.analysis.evaluators.history import check_test, test_result
+from rag.analysis.evaluators.history import check_test, test_result, treated_after_positive
 from rag.analysis.evaluators.measures import check_change, check_threshold
 from rag.analysis.evaluators.therapy import check_prior_therapy, enough_distinct, prior_therapy_leaf
 from rag.analysis.lexicon import class_members, tests
@@ -124,6 +124,8 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
         aliases = tests().get(node.leaf.test, [])
         names = [a for a in [node.leaf.test, *aliases] if len(a) > 2 or a.isupper()]
         if finding := test_result(facts, names, node.leaf.window_days):
+            if finding.status == "not_met" and "positive_treated" in node.leaf.accepts:
+                return treated_after_positive(facts, names) or finding
             return finding
     if leaf_type == "prior_therapy" and (finding := prior_therapy_leaf(node, text, facts)):
         return finding if finding.status != "met" else enough_distinct(node, finding)
