@@ -31,6 +31,7 @@ from eval.metrics import (
     verdict_accuracy,
     wrong_approval,
 )
+from eval.quality import quality_metrics
 from rag import MeddraftError, Settings, assess, build_embedder, build_generator, build_retriever, build_store
 
 EVAL_DIR = Path(__file__).parent
@@ -98,7 +99,7 @@ def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, prog
         result.seconds = round(time.perf_counter() - started, 3)
         result.verdict = draft.verdict.label
         retrieved = store.get(ids=draft.provenance.retrieved_chunk_ids)
-        texts = {c.id: c.text for c in retrieved}
+        texts = {c.id: f"{c.metadata.get('title', '')} {c.text}" for c in retrieved}
         recall, precision = citation_support(gold, draft, texts)
         result.metrics = [
             verdict_accuracy(gold, draft),
@@ -114,6 +115,7 @@ def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, prog
             retrieval_recall(gold, draft, {c.metadata["doc_id"] for c in retrieved}),
             leakage(gold, draft, {c.id: c.metadata.get("case_id") or "" for c in retrieved}),
             dose_agreement(gold, draft),
+            *quality_metrics(gold, draft, texts),
             MetricResult(name="latency_s", value=result.seconds, reason="wall time of assess()"),
         ]
         results.append(result)

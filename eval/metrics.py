@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from eval.gold import GoldCase
+from eval.prose import sentences
 from rag import Assessment, flatten, numbers_in
 
 _STOP = set(
@@ -71,6 +72,64 @@ _STOP = set(
         "patients",
     ]
 )
+
+
+# The words the engine's templates connect facts with ("the policy allows ...", "the request is 4
+# times that limit", "the record rules out ..."): they frame a statement, they are not its facts, so
+# they are not asked of the cited passage. The facts (names, findings, numbers) still are.
+_CONNECTIVES = {
+    "policy",
+    "policy's",
+    "request",
+    "requested",
+    "requests",
+    "limit",
+    "times",
+    "record",
+    "rules",
+    "criterion",
+    "criteria",
+    "requires",
+    "require",
+    "cover",
+    "covers",
+    "covered",
+    "allows",
+    "documentation",
+    "documented",
+    "deny",
+    "approve",
+    "pend",
+    "answer",
+    "change",
+    "would",
+    "comes",
+    "equal",
+    "highest",
+    "labeled",
+    "published",
+    "sources",
+    "source",
+    "exception",
+    "higher",
+    "needs",
+    "under",
+    "within",
+    "defines",
+    "confirms",
+    "diagnosis",
+    "does",
+    "reviewer",
+    "settled",
+    "sign-off",
+    "before",
+    "every",
+    "holds",
+    "until",
+}
+
+
+_CRITERION_IDS = re.compile(r"(?i:\bcriteri(?:on|a) [\w.]+(?:(?:,? and |, )[A-Z]?\d[\w.]*)*)")
 
 
 class MetricResult(BaseModel):
@@ -188,11 +247,14 @@ def must_cite_recall(gold: GoldCase, draft: Assessment) -> MetricResult:
 
 
 def key_terms(text: str) -> set[str]:
-    return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", text)} - _STOP
+    return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9'-]{3,}", text)} - _STOP - _CONNECTIVES
 
 
 def supports(statement: str, passage: str, computed: Iterable[str] = (), min_overlap: float = 0.5) -> bool:
-    """Deterministic support: numbers of the statement in the passage, and enough key terms."""
+    """Deterministic support: numbers of the statement in the passage, and enough key terms.
+    A criterion's id ('criterion 1.3', 'criteria 1, P1 and X1') is the policy's numbering, not a
+    fact asked of the passage."""
+    statement = _CRITERION_IDS.sub("", statement)
     numbers = numbers_in(statement) - numbers_in(" ".join(computed)) - {"0", "1"}
     if numbers - numbers_in(passage):
         return False
@@ -205,7 +267,11 @@ def supports(statement: str, passage: str, computed: Iterable[str] = (), min_ove
 def citation_support(
     gold: GoldCase, draft: Assessment, chunk_texts: dict[str, str]
 ) -> tuple[MetricResult, MetricResult]:
-    """ALCE-style citation recall and precision over bullets (the draft's statements)."""
+    """ALCE-style citation recall and precision over bullets (the draft's statements).
+
+    As in ALCE, where a statement is a sentence, a citation is precise when it supports one of
+    the bullet's sentences alone, or when the bullet is supported by all its citations together
+    and no longer without this one (a statement that weighs two sources needs both)."""
     statements = recall_ok = 0
     citations = precision_ok = 0
     for bullet in (b for s in draft.sections for b in s.bullets):
@@ -213,10 +279,17 @@ def citation_support(
             continue
         statements += 1
         texts = [chunk_texts.get(c, "") for c in bullet.chunk_ids]
-        recall_ok += supports(bullet.text, " ".join(texts), bullet.computed)
-        for text in texts:
+        together = supports(bullet.text, " ".join(texts), bullet.computed)
+        recall_ok += together
+        for i, text in enumerate(texts):
             citations += 1
-            precision_ok += supports(bullet.text, text, bullet.computed, min_overlap=0.25)
+            alone = any(
+                supports(sentence, text, bullet.computed, min_overlap=0.25)
+                for sentence in sentences(bullet.text) or [bullet.text]
+            )
+            rest = " ".join(texts[:i] + texts[i + 1 :])
+            needed = together and len(texts) > 1 and not supports(bullet.text, rest, bullet.computed)
+            precision_ok += alone or needed
     recall = recall_ok / statements if statements else 1.0
     precision = precision_ok / citations if citations else 1.0
     return (

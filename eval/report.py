@@ -19,9 +19,16 @@ LOWER_IS_BETTER = {
     "unsupported_statements",
     "cross_case_leakage",
     "wrong_approval",
+    "mid_word_cuts",
+    "duplicate_statements",
+    "off_topic_citations",
+    "verbless_sentences",
     "latency_s",
     "latency_median_s",
 }
+# metrics that describe a draft without a better direction (eval/quality.py): shown, never marked
+DESCRIPTIVE = {"verdict_words", "verdict_sentences", "verdict_flesch", "latency_s", "latency_median_s"}
+QUALITY = ("mid_word_cuts", "duplicate_statements", "off_topic_citations", "verbless_sentences")
 
 
 def _fmt(value: float) -> str:
@@ -68,13 +75,13 @@ def markdown_summary(run: EvalRun, failures: list[str]) -> str:
 
 
 def _is_bad(name: str, value: float) -> bool:
-    if name in ("latency_s",):
+    if name in DESCRIPTIVE:
         return False
     return value > 0 if name in LOWER_IS_BETTER else value < 1
 
 
 def _bar_chart(values: dict[str, float], width: int = 560) -> str:
-    rows = [(k, v) for k, v in values.items() if k not in LOWER_IS_BETTER and 0 <= v <= 1]
+    rows = [(k, v) for k, v in values.items() if k not in LOWER_IS_BETTER | DESCRIPTIVE and 0 <= v <= 1]
     height = 24 * len(rows) + 10
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="metric means">']
     for i, (name, value) in enumerate(rows):
@@ -100,7 +107,7 @@ def html_report(run: EvalRun, failures: list[str], retrieval: dict | None = None
             if metric is None:
                 cells.append("<td></td>")
                 continue
-            cls = "bad" if _is_bad(n, metric.value) else "ok"
+            cls = "" if n in DESCRIPTIVE else "bad" if _is_bad(n, metric.value) else "ok"
             cells.append(f'<td class="{cls}" title="{html.escape(metric.reason)}">{_fmt(metric.value)}</td>')
         verdict_cls = "ok" if case.verdict == case.gold.expected_verdict else "bad"
         rows.append(
@@ -114,8 +121,6 @@ def html_report(run: EvalRun, failures: list[str], retrieval: dict | None = None
         else '<p class="fail">Gate: FAIL</p><ul>'
         + "".join(f"<li>{html.escape(f)}</li>" for f in failures)
         + "</ul>"
-        + "".join(f"<li>{html.escape(f)}</li>" for f in failures)
-        + "</ul>"
     )
     retrieval_html = ""
     if retrieval:
@@ -125,6 +130,12 @@ def html_report(run: EvalRun, failures: list[str], retrieval: dict | None = None
             if isinstance(vals, dict) and "ndcg@10" in vals
         )
     info = html.escape(json.dumps({k: v for k, v in run.info.items() if k != "means"}, indent=1))
+    quality = " · ".join(
+        f"{html.escape(n.replace('_', ' '))} {_fmt(means[n])}"
+        for n in (*QUALITY, "verdict_words", "verdict_sentences", "verdict_flesch")
+        if n in means
+    )
+    quality = f"<p>draft quality, means per case: {quality}</p>" if quality else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>meddraft evaluation</title>
 <style>
@@ -142,6 +153,7 @@ pre {{ background: #f6f6f6; padding: 8px; }}
 {_bar_chart(means)}
 <p>latency median {means.get("latency_median_s", 0):.2f} s · unsupported statements per case
 {means.get("unsupported_statements", 0):.2f} · cross-case leakage {means.get("cross_case_leakage", 0):g}</p>
+{quality}
 <h2>Per case</h2>
 <table><tr><th>case</th><th>expected</th><th>got</th>{head}</tr>{"".join(rows)}</table>
 {retrieval_html}

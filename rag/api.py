@@ -15,6 +15,7 @@ from rag.analysis import Analysis, analyse
 from rag.drafting import Generator, build_generator
 from rag.drafting.citations import number_citations, verify
 from rag.drafting.evidence import retrieve_for
+from rag.drafting.findings import FINDINGS_KEY, findings_section, reasons
 from rag.retrieval import scope
 from rag.retrieval.hybrid import Retriever
 from rag.retrieval.passages import fetch
@@ -83,6 +84,8 @@ def assess(
         retrieved_chunk_ids=sorted(retrieved),
     )
     assessment = generator.generate(question, scope.admit(hits, case_id), analysis, provenance)
+    if not any(section.key == FINDINGS_KEY for section in assessment.sections):
+        assessment.sections.insert(0, findings_section(analysis, reasons(analysis)))
     chunks = draft_sources(store, case_id, hits, _cited(assessment))
     number_citations(assessment, chunks)
     unsupported, checked = verify(assessment, chunks, retrieved)

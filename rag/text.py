@@ -15,7 +15,15 @@ def shorten(text: str, size: int) -> str:
     cut = flat[: size - 1]
     if " " in cut and not flat[size - 1].isspace():
         cut = cut[: cut.rindex(" ")]  # never cut a word in half
-    return cut.rstrip(" ,;:-") + ELLIPSIS
+    return cut.rstrip(" ,;:-([{") + ELLIPSIS
+
+
+_EMPHASIS = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+
+
+def plain(text: str) -> str:
+    """Text as a reader sees it: Markdown emphasis and code marks removed, whitespace collapsed."""
+    return re.sub(r"\s+", " ", _EMPHASIS.sub("", text)).strip()
 
 
 def first_sentence(text: str, size: int = 200) -> str:

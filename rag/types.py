@@ -20,11 +20,11 @@ from ingest.store import StoredChunk
 Verdict = Literal["indicated", "not_indicated", "insufficient_information"]
 Status = Literal["met", "not_met", "insufficient"]
 Logic = Literal["all", "any", "leaf"]
-SectionKey = Literal["evidence", "patient_context", "dosing", "pitfalls", "recommendation"]
-SECTION_TITLES: dict[str, str] = {  # the sections of a draft, in their order
+SectionKey = Literal["findings", "evidence", "patient_context", "dosing", "pitfalls", "recommendation"]
+SECTION_TITLES: dict[str, str] = {  # the sections a generator writes, in their order
     "evidence": "Evidence",
     "patient_context": "Patient-specific clinical context",
-    "dosing": "Dosing analysis",
+    "dosing": "The dosing question",
     "pitfalls": "Pitfalls and caveats",
     "recommendation": "Recommendation",
 }

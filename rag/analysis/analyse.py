@@ -167,6 +167,15 @@ def _expanded(request: RequestInfo, facts: CaseFacts) -> list[str]:
             long = facts.definitions.get(short)
             if long:
                 out.append(re.sub(rf"\b{re.escape(short)}\b", long, text))
+    # and the abbreviation the case defines for a term written out ('CIDP' for the long name)
+    written = {t.lower() for t in out}
+    out += [short for short, long in facts.definitions.items() if long.lower() in written]
+    # or the initialism the record uses without defining it ('typical CIDP')
+    for text in list(out):
+        words = re.findall(r"[A-Za-z]+", text)
+        initials = "".join(w[0] for w in words).upper()
+        if len(words) >= 3 and any(re.search(rf"\b{initials}\b", d.text) for d in facts.docs):
+            out.append(initials)
     return list(dict.fromkeys(out))
 
 

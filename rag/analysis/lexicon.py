@@ -87,6 +87,14 @@ def drug_names(text: str) -> list[str]:
     return sorted(found, key=lambda m: (text.lower().find(m.lower()), -len(m), m))
 
 
+def synonyms(name: str) -> list[str]:
+    """Other names of the same drug ('immune globulin intravenous' for 'IVIG'); [] when none."""
+    for group in _data().get("synonyms", []):
+        if any(name.strip().lower() == g.lower() for g in group):
+            return [g for g in group if g.lower() != name.strip().lower()]
+    return []
+
+
 def tests_named(text: str) -> list[str]:
     """The lexicon's names of the tests a text names ('tuberculosis screening' for 'IGRA')."""
     return [

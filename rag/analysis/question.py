@@ -91,7 +91,7 @@ _INDICATION = [
         re.I,
     ),
     re.compile(
-        r"\b(?:patient|adult|child|member|woman|man|person|adolescent)\s+with\s+(?:an?\s+)?(?P<x>[^?]+?)(?=\s+who\b|\s+after\b|\s+despite\b|,|\?|$)",
+        r"\b(?:patient|adult|child|member|woman|man|person|adolescent)\s+with\s+(?:an?\s+)?(?P<x>[^?]+?)(?=\s+who\b|\s+after\b|\s+despite\b|\s+(?:meets?|qualif\w*|satisf\w*)\b|,|\?|$)",
         re.I,
     ),
     re.compile(
@@ -101,7 +101,7 @@ _INDICATION = [
     # 'for a 52-year-old with hidradenitis suppurativa who ...'
     re.compile(
         r"\b\d{1,3}[- ](?:year|month)s?[- ]old\s+(?:\w+\s+){0,2}?with\s+(?:an?\s+)?(?P<x>[^?]+?)"
-        r"(?=\s+who\b|\s+after\b|\s+despite\b|,|\?|$)",
+        r"(?=\s+who\b|\s+after\b|\s+despite\b|\s+(?:meets?|qualif\w*|satisf\w*)\b|,|\?|$)",
         re.I,
     ),
     # 'being evaluated for giant cell arteritis', 'suspected of having ...'

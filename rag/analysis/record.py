@@ -16,6 +16,7 @@ from rag.analysis.dates import date_ranges, find_dates, first_date
 from rag.analysis.notesections import category_at, note_sections, scoped
 from rag.retrieval.passages import Sentence, SourceDoc
 from rag.safety import looks_like_instruction
+from rag.text import shorten
 from rag.types import Assertion, Evidence, Flag, RequestInfo
 
 _ISO = re.compile(r"\b((?:19|20)\d{2})-(\d{2})-(\d{2})\b")
@@ -137,7 +138,7 @@ class CaseFacts:
                         Flag(
                             kind="injected_instruction",
                             message=f"{doc.doc_id} contains text addressed to automated reviewers; it was "
-                            f'ignored as data: "{s.clean[:160]}"',
+                            f'ignored as data: "{shorten(s.clean, 160)}"',
                             chunk_ids=[s.chunk_id],
                         )
                     )

@@ -105,6 +105,8 @@ def _aliases(drug: str, alias: str | None) -> list[str]:
         base = re.match(r"^([a-z]{5,})-[a-z]{4}$", name.lower())  # biosimilar suffix (-adaz)
         if base:
             names.append(base.group(1))
+    # 'IVIG' is 'immune globulin intravenous' (the lexicon's synonyms)
+    names += [s for n in [drug, *names] for s in lexicon.synonyms(n)]
     return [n for n in dict.fromkeys(names) if n.lower() != drug.lower()]
 
 

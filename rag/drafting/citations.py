@@ -16,7 +16,8 @@ from rag.types import Assessment, Bullet, Criterion, Hit, Reference, flatten
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\.\d+)?")
 # Criterion ids and branch summaries name the policy's own numbering, not facts.
 _REFERENCES = re.compile(
-    r"\bcriteri(?:on|a) [\w.]+|Needs (?:all|at least one) of \d+:[^.]*\.|\(\d+(?:\.\d+)?x\)"
+    r"(?i:\bcriteri(?:on|a) [\w.]+(?:(?:,? and |, )[A-Z]?\d[\w.]*)*)"
+    r"|Needs (?:all|at least one) of \d+:[^.]*\.|\(\d+(?:\.\d+)?x\)"
 )
 _DOC_IDS = re.compile(r"\b(?=[\w-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)+\b")  # ids such as case-001-note
 _IGNORED = re.compile(r"^(?:19|20)\d{2}$")  # years appear in titles and dates of cited sources
@@ -97,7 +98,8 @@ def statement_problem(
     if stray:
         return f"cites {len(stray)} chunk(s) not retrieved for this draft"
     source = " ".join(
-        f"{chunks[c].text} {chunks[c].title} {chunks[c].year or ''} {chunks[c].section}" for c in chunk_ids
+        " ".join(str(x) for x in (h.text, h.title, h.year, h.date, h.section) if x)
+        for h in (chunks[c] for c in chunk_ids)
     )
     available = numbers_in(source) | {n.removesuffix(".0") for n in computed}
     missing = sorted(n for n in numbers_in(text) - available if not _IGNORED.match(n) and n not in {"0", "1"})

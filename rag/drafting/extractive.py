@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 
 from rag.analysis import Analysis
-from rag.analysis.dosing import format_mg
-from rag.analysis.lexicon import drug_names
 from rag.analysis.policy import core_phrase
+from rag.drafting.findings import Reason, _and, reasons, verdict_summary
+from rag.drafting.relevance import about_requested, age_matters
 from rag.retrieval.passages import text_sentences
 from rag.safety import looks_like_instruction
-from rag.text import first_sentence, shorten
+from rag.text import amount, plain, shorten
 from rag.types import (
     SECTION_TITLES,
     Assessment,
@@ -41,11 +41,13 @@ _CLINICAL = re.compile(
     r"inadequate|despite|trial|biopsy|diagnos|history|trajectory|worsen|improv|symptom)",
     re.I,
 )
-_VERDICT_WORDS = {
-    "indicated": "is medically indicated",
-    "not_indicated": "is NOT medically indicated",
-    "insufficient_information": "cannot be determined to be medically indicated on the current record",
-}
+# 'The systematic review included 77 patients': a study's size, as its own text states it.
+_SIZE = re.compile(
+    r"\b(included|enrolled|randomi[sz]ed|analy[sz]ed|identified|recruited)\s+(\d[\d,]*)\s+"
+    r"((?:\w+\s)?(?:patients|participants|subjects|cases|adults|children|studies|reports|articles))\b",
+    re.I,
+)
+DESIGNS = {"systematic_review": "systematic review", "study": "study", "guideline": "guideline"}
 
 
 class ExtractiveGenerator:
@@ -65,16 +67,17 @@ class ExtractiveGenerator:
         self, question: str, hits: list[Hit], analysis: Analysis, provenance: Provenance
     ) -> Assessment:
         hits = [h for h in hits if not looks_like_instruction(h.text)]
+        found = reasons(analysis)
         bullets = {
             "evidence": self._evidence(hits, analysis),
             "patient_context": self._patient(hits, analysis),
             "dosing": self._dosing(analysis),
-            "pitfalls": self._pitfalls(hits, analysis),
-            "recommendation": self._recommend(analysis),
+            "pitfalls": self._pitfalls(hits, analysis, found),
+            "recommendation": self._recommend(analysis, found),
         }
         sections = [Section(key=key, title=SECTION_TITLES[key], bullets=b) for key, b in bullets.items()]
         verdict = VerdictInfo(
-            label=analysis.verdict, summary=summary(analysis), confidence=analysis.confidence
+            label=analysis.verdict, summary=verdict_summary(analysis, found), confidence=analysis.confidence
         )
         return analysis.assessment(
             question, verdict, analysis.criteria, sections, provenance, list(analysis.flags)
@@ -103,7 +106,8 @@ class ExtractiveGenerator:
                     and not sentence.lower().startswith(("objective", "methods"))
                 ):
                     scored.append((score, hit.score, hit, sentence))
-        return _pick(scored, limit=7, per_doc=3)
+        picked = _pick(scored, limit=7, per_doc=3)
+        return _with_sizes(picked, hits)
 
     def _patient(self, hits: list[Hit], analysis: Analysis) -> list[Bullet]:
         scored = []
@@ -125,72 +129,69 @@ class ExtractiveGenerator:
                     and not looks_like_instruction(sentence)
                 ):
                     scored.append((score, hit.score, hit, sentence))
-        bullets = _pick(scored, limit=6, per_doc=2)
-        for c in analysis.criteria:  # the findings that decided the verdict, in the patient's words
-            if c.deciding:
-                for e in c.evidence[1:2]:
-                    if e.quote and all(e.quote != b.text for b in bullets):
-                        bullets.insert(0, Bullet(text=e.quote, chunk_ids=[e.chunk_id]))
-        return bullets[:8]
+        # what the deciding findings already quote is not said again here
+        quoted = [_key(e.quote) for c in analysis.deciding for e in c.evidence if e.quote]
+        scored = [t for t in scored if not any(_key(t[3]) in q or q in _key(t[3]) for q in quoted)]
+        return _pick(scored, limit=6, per_doc=2)
 
     def _dosing(self, analysis: Analysis) -> list[Bullet]:
+        """One statement: the request in mg per 28 days against each comparator; the table that
+        follows it in every rendering shows the arithmetic."""
         dosing = analysis.dosing
         requested = dosing.requested
-        bullets: list[Bullet] = []
-        if requested and requested.mg_per_28_days:
-            bullets.append(
+        if requested and requested.per_kg and not requested.weight_kg:
+            return [
                 Bullet(
-                    text=f"Requested: {requested.dose_text or 'the requested regimen'}; "
-                    f"{requested.arithmetic}.",
-                    chunk_ids=analysis.request.source_chunk_ids[:1],
-                    computed=_numbers(requested.arithmetic),
-                )
-            )
-        elif requested and requested.per_kg and not requested.weight_kg:
-            bullets.append(
-                Bullet(
-                    text=f"Requested: {requested.dose_text}; the patient's weight is needed to "
-                    "convert this per-kg dose to mg.",
+                    text=f"The request is {plain(requested.dose_text)}; the patient's weight is needed "
+                    "to convert this per-kg dose to mg.",
                     chunk_ids=analysis.request.source_chunk_ids[:1],
                 )
-            )
+            ]
+        if not (requested and requested.mg_per_28_days):
+            return []
+        parts, chunk_ids, computed = [], analysis.request.source_chunk_ids[:1], _numbers(requested.arithmetic)
+        literature = []
         for c in dosing.comparators:
             if not c.mg_per_28_days:
                 continue
-            ratio = ""
-            if requested and requested.mg_per_28_days:
-                r = requested.mg_per_28_days / c.mg_per_28_days
-                ratio = (
-                    f" The request is {r:.1f} times this."
-                    if abs(r - 1) > 0.01
-                    else " The request equals this."
-                )
-            bullets.append(
-                Bullet(
-                    text=f'{c.label}: "{c.dose_text[:220]}" = '
-                    f"{format_mg(c.mg_per_28_days)} per 28 days.{ratio}",
-                    chunk_ids=c.chunk_ids[:1],
-                    computed=_numbers(f"{c.mg_per_28_days} {ratio} {c.arithmetic}"),
-                )
-            )
-        return bullets
+            chunk_ids += c.chunk_ids[:1]
+            computed += [*_numbers(c.arithmetic), amount(c.mg_per_28_days)]
+            if c.source_kind == "literature":
+                literature.append(c)
+                continue
+            what = "the policy's limit" if c.source_kind == "policy" else "the highest labeled dose"
+            parts.append(_relation(requested.mg_per_28_days, c.mg_per_28_days, what, computed))
+        for value in dict.fromkeys(c.mg_per_28_days for c in literature):
+            count = sum(1 for c in literature if c.mg_per_28_days == value)
+            what = "a published regimen" if count == 1 else f"the regimen {count} published sources report"
+            computed.append(str(count))
+            parts.append(_relation(requested.mg_per_28_days, value, what, computed))
+        req = amount(requested.mg_per_28_days, grouped=True)
+        regimen = plain(requested.dose_text)
+        text = f"The request, {regimen}, comes to {req} mg per 28 days" + (
+            f", {_and(parts)}." if parts else "."
+        )
+        return [Bullet(text=text, chunk_ids=list(dict.fromkeys(chunk_ids)), computed=computed)]
 
-    def _pitfalls(self, hits: list[Hit], analysis: Analysis) -> list[Bullet]:
+    def _pitfalls(self, hits: list[Hit], analysis: Analysis, found: list[Reason]) -> list[Bullet]:
         bullets: list[Bullet] = []
         for flag in analysis.flags:
             bullets.append(Bullet(text=flag.message, chunk_ids=flag.chunk_ids[:1]))
-        for c in _gaps(analysis.criteria):
-            bullets.append(
-                Bullet(
-                    text=f"Documentation gap for criterion {c.id} ({_short(c.text)}): {c.rationale}",
-                    chunk_ids=[e.chunk_id for e in c.evidence[:2]],
-                    computed=c.computed,
+        if analysis.verdict != "insufficient_information":  # there the findings already list them
+            for c in _gaps(analysis.criteria):
+                bullets.append(
+                    Bullet(
+                        text=f"Criterion {c.id} ({_short(plain(c.text), 90)}) is not settled by the record "
+                        "and needs a reviewer before sign-off.",
+                        chunk_ids=[e.chunk_id for e in c.evidence[:1]],
+                    )
                 )
-            )
-        for message in analysis.messages:
+        stated = 0 if found or analysis.verdict == "indicated" else 1  # the verdict says the first
+        for message in analysis.messages[stated:]:
             bullets.append(Bullet(text=message, chunk_ids=_policy_chunk(analysis)))
         names = [analysis.request.drug, *analysis.request.drug_aliases]
         cores = [c for c in (core_phrase(i) for i in analysis.indications) if c]
+        age = analysis.request.patient_age
         scored = []
         for hit in hits:
             if hit.case_id is not None or hit.kind == "policy":
@@ -200,101 +201,82 @@ class ExtractiveGenerator:
                     continue
                 if hit.kind != "drug_label" and not about_requested(hit, sentence, names):
                     continue
+                if not age_matters(sentence, age):
+                    continue  # a pediatric caveat says nothing about an adult
                 topical = any(re.search(rf"\b{re.escape(n)}\b", sentence, re.I) for n in names + cores)
                 score = 2 * bool(re.search(r"\d", sentence)) + 2 * topical + (hit.kind == "study")
                 if score >= 2:
                     scored.append((score, hit.score, hit, sentence))
         return bullets + _pick(scored, limit=5, per_doc=2)
 
-    def _recommend(self, analysis: Analysis) -> list[Bullet]:
-        bullets: list[Bullet] = []
+    def _recommend(self, analysis: Analysis, found: list[Reason]) -> list[Bullet]:
         policy = analysis.policy
-        where = (
-            f"{policy.doc.title}"
-            + (f", section {policy.indication.name}" if policy and policy.indication else "")
-            if policy
-            else "the policy"
-        )
+        where = f"the {policy.doc.title.rstrip('.')}" if policy else "the policy"
+        cites = [cid for r in found[:2] for cid in r.chunk_ids[:1]]
         if analysis.verdict == "not_indicated":
-            ids = ", ".join(c.id for c in analysis.deciding)
-            bullets.append(
-                Bullet(
-                    text=f"Deny as requested under {where}: {len(analysis.deciding)} required criteria "
-                    f"are not met ({ids}).",
-                    computed=[str(len(analysis.deciding)), *re.findall(r"\d+", ids)],
-                    chunk_ids=[c.evidence[0].chunk_id for c in analysis.deciding[:1] if c.evidence],
-                )
+            why = _and(
+                [f"{r.label} ({'criteria' if len(r.criteria) > 1 else 'criterion'} {r.ids})" for r in found]
             )
-            bullets += [
-                _criterion_bullet(c, f"{_short(c.text.rstrip(':'), 80)}: {first_sentence(c.rationale)}")
-                for c in analysis.deciding
-            ]
+            bullets = [Bullet(text=f"Deny as requested under {where}: {why}.", chunk_ids=cites)]
+            remedies = [r.remedy for r in found if r.remedy]
+            if remedies:
+                bullets.append(
+                    Bullet(
+                        text=f"The answer would change with {_and(remedies)}.",
+                        chunk_ids=cites,
+                        computed=[n for r in found for n in r.computed],
+                    )
+                )
             limit = next((c for c in analysis.dosing.comparators if c.source_kind == "policy"), None)
             if (
                 limit
                 and limit.mg_per_28_days
-                and any(c.kind == "dose_limit" and c.status == "not_met" for c in analysis.criteria)
+                and any(c.kind == "dose_limit" for r in found for c in r.criteria)
             ):
                 bullets.append(
                     Bullet(
-                        text=f'If therapy is pursued, the covered maximum is "{limit.dose_text}"; '
-                        "a request above it needs an exception with published support for the higher dose.",
+                        text="The dose the policy covers is "
+                        f'"{_short(plain(limit.dose_text), 200)}"; a higher dose needs an exception.',
                         chunk_ids=limit.chunk_ids[:1],
                     )
                 )
-        elif analysis.verdict == "insufficient_information":
-            bullets += [
-                _criterion_bullet(
-                    c, f"Pend for documentation: criterion {c.id} ({_short(c.text)}). {c.rationale}"
-                )
-                for c in analysis.deciding
-            ]
-            if not analysis.deciding:
-                bullets.append(
+            return bullets
+        if analysis.verdict == "insufficient_information":
+            if not found:
+                return [
                     Bullet(
                         text="Refer for medical director review: " + " ".join(analysis.messages),
                         chunk_ids=_policy_chunk(analysis),
                     )
+                ]
+            docs = _and([r.remedy for r in found if r.remedy])
+            return [
+                Bullet(
+                    text=f"Pend under {where} until the record holds {docs}.",
+                    chunk_ids=cites,
+                    computed=[n for r in found for n in r.computed],
                 )
-        else:
+            ]
+        bullets = [
+            Bullet(
+                text=f"Approve as requested under {where}: every criterion is met.",
+                chunk_ids=[c.evidence[0].chunk_id for c in analysis.criteria[:1] if c.evidence],
+            )
+        ]
+        cont = policy.indication.continuation if policy and policy.indication else None
+        if cont is not None and policy.phase == "initial":
+            items = "; ".join(_short(plain(n.text), 90) for n in (cont.children or [cont])[:4])
             bullets.append(
                 Bullet(
-                    text=f"Approve as requested under {where}: every criterion is met.",
-                    chunk_ids=[c.evidence[0].chunk_id for c in analysis.criteria[:1] if c.evidence],
+                    text=f"For reauthorization the policy requires: {items}.",
+                    chunk_ids=[cont.chunk_id] if cont.chunk_id else [],
                 )
             )
-            cont = policy.indication.continuation if policy and policy.indication else None
-            if cont is not None and policy.phase == "initial":
-                items = "; ".join(_short(n.text, 90) for n in (cont.children or [cont])[:4])
-                bullets.append(
-                    Bullet(
-                        text=f"For reauthorization the policy requires: {items}.",
-                        chunk_ids=[cont.chunk_id] if cont.chunk_id else [],
-                    )
-                )
         return bullets
 
 
-def summary(analysis: Analysis) -> str:
-    r = analysis.request
-    dose = r.dose.dose_text if r.dose and r.dose.dose_text else ""
-    drug = r.drug[:1].upper() + r.drug[1:]
-    head = f"{drug} {dose}".strip() + f" {_VERDICT_WORDS[analysis.verdict]}"
-    if r.indication:
-        head += f" for this patient with {r.indication}"
-    policy = analysis.policy
-    if policy:
-        head += f" under {policy.doc.title}" + (f" ({policy.indication.name})" if policy.indication else "")
-    reasons = [
-        f"{_short(c.text.rstrip(':'), 70)} ({c.status.replace('_', ' ')}): "
-        f"{first_sentence(c.rationale).rstrip('.')}"
-        for c in analysis.deciding[:4]
-    ]
-    if reasons:
-        return f"{head}. Deciding: " + "; ".join(reasons) + "."
-    if analysis.messages:
-        return f"{head}. {analysis.messages[0]}"
-    return f"{head}: every criterion of the applicable section is met."
+def _key(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
 
 
 def _pick(scored: list, limit: int, per_doc: int) -> list[Bullet]:
@@ -314,18 +296,38 @@ def _pick(scored: list, limit: int, per_doc: int) -> list[Bullet]:
     return out
 
 
+def _with_sizes(picked: list[Bullet], hits: list[Hit]) -> list[Bullet]:
+    """Each cited study's design and size ahead of its results, when its own text states the size."""
+    by_chunk = {h.chunk_id: h for h in hits}
+    out: list[Bullet] = []
+    seen: set[str] = set()
+    for bullet in picked:
+        hit = by_chunk.get(bullet.chunk_ids[0]) if bullet.chunk_ids else None
+        if hit is not None and hit.doc_id not in seen:
+            seen.add(hit.doc_id)
+            for other in (h for h in hits if h.doc_id == hit.doc_id):
+                m = _SIZE.search(other.text)
+                if m and m.group(0) not in bullet.text:
+                    design = DESIGNS.get(hit.kind, "source")
+                    text = f"The {design} {m.group(1).lower()} {m.group(2)} {m.group(3)}."
+                    out.append(Bullet(text=text, chunk_ids=[other.chunk_id]))
+                    break
+        out.append(bullet)
+    return out
+
+
 def _policy_chunk(analysis: Analysis) -> list[str]:
     """The policy's opening chunk: where a statement about the policy as a whole rests."""
     return analysis.policy.doc.chunk_ids[:1] if analysis.policy else []
 
 
 def _gaps(criteria: list[Criterion]) -> list[Criterion]:
-    """Insufficient leaves whose ancestors are not already decided as not met."""
+    """Insufficient leaves under insufficient parents: what is still open for the verdict."""
     out = []
     for c in criteria:
-        if c.status == "not_met":
-            continue
-        out += [c] if c.status == "insufficient" and not c.children else _gaps(c.children)
+        if c.status != "insufficient":
+            continue  # decided either way: its open sub-criteria do not matter
+        out += _gaps(c.children) if c.children else [c]
     return out
 
 
@@ -344,16 +346,13 @@ def _numbers(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
 
 
-def _named(names: list[str], text: str) -> bool:
-    return any(re.search(rf"\b{re.escape(n)}\b", text, re.I) for n in names if n)
-
-
-def about_requested(hit: Hit, sentence: str, names: list[str]) -> bool:
-    """Whether a literature sentence is about the requested drug: it names the drug, or it names no
-    other drug and its document (title or passage) is about the drug."""
-    if _named(names, sentence):
-        return True
-    wanted = {n.lower() for n in names} | {n.lower().split("-")[0] for n in names}
-    if any(d.lower() not in wanted for d in drug_names(sentence)):
-        return False
-    return _named(names, hit.title) or _named(names, hit.text)
+def _relation(requested: float, other: float, what: str, computed: list[str]) -> str:
+    """'4 times the policy's limit (300 mg)', 'equal to ...', 'below ...'."""
+    ratio = requested / other
+    value = amount(other, grouped=True)
+    if abs(ratio - 1) <= 0.01:
+        return f"equal to {what} ({value} mg)"
+    if ratio < 1:
+        return f"below {what} ({value} mg)"
+    computed.append(amount(ratio))
+    return f"{amount(ratio)} times {what} ({value} mg)"

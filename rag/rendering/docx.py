@@ -18,7 +18,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from rag.rendering import wording as w
-from rag.types import Assessment, Bullet
+from rag.types import Assessment, Bullet, Section
 
 CRITERIA_COLUMNS: tuple[str, ...] = ("ID", "Criterion", "Status", "Rationale", "Sources")
 STATUS_FILL = {"met": "C6EFCE", "not_met": "FFC7CE", "insufficient": "FFEB9C"}
@@ -40,17 +40,30 @@ def to_docx(assessment: Assessment) -> bytes:
     doc.add_paragraph(assessment.question.strip(), style="Quote")
     doc.add_paragraph(f"Case: {assessment.case_id}")
     _verdict(doc, assessment)
+    findings = w.findings_of(assessment)
+    if findings:
+        doc.add_heading(w.one_line(findings.title), level=1)
+        for bullet in findings.bullets:
+            _bullet(doc, bullet)
     _criteria(doc, assessment)
-    for section in w.ordered_sections(assessment):
+    sections = w.ordered_sections(assessment)
+    for section in sections:
         doc.add_heading(w.one_line(section.title), level=1)
-        for bullet in section.bullets:
+        if section.key == "evidence" and section.bullets:
+            _evidence(doc, assessment, section)
+        for bullet in section.bullets if section.key != "evidence" else []:
             _bullet(doc, bullet)
         if not section.bullets:
             doc.add_paragraph().add_run("No statements.").italic = True
-    _dosing(doc, assessment)
-    if assessment.flags:
+        if section.key == "dosing":
+            _dose_table(doc, assessment)
+    if not any(section.key == "dosing" for section in sections) and w.dosing_rows(assessment):
+        doc.add_heading(w.DOSING_TITLE, level=1)
+        _dose_table(doc, assessment)
+    flags = w.flags_to_show(assessment)
+    if flags:
         doc.add_heading("Flags", level=1)
-        for flag in assessment.flags:
+        for flag in flags:
             p = doc.add_paragraph(style="List Bullet")
             p.add_run(flag.kind.replace("_", " ")).bold = True
             p.add_run(f": {w.one_line(flag.message)}")
@@ -132,13 +145,21 @@ def _criteria(doc: DocxDocument, assessment: Assessment) -> None:
         sources.text = w.cite_text(criterion.citations)
 
 
-def _dosing(doc: DocxDocument, assessment: Assessment) -> None:
+def _evidence(doc: DocxDocument, assessment: Assessment, section: Section) -> None:
+    """Evidence by source kind (a level-2 heading each), then by document (its title in bold)."""
+    for group in w.evidence_groups(assessment, section):
+        doc.add_heading(group.title, level=2)
+        for source in group.docs:
+            if source.ref is not None:
+                doc.add_paragraph().add_run(w.source_line(source.ref)).bold = True
+            for bullet in source.bullets:
+                _bullet(doc, bullet)
+
+
+def _dose_table(doc: DocxDocument, assessment: Assessment) -> None:
     rows = w.dosing_rows(assessment)
     if not rows:
         return
-    doc.add_heading(w.DOSING_TITLE, level=1)
-    if assessment.dosing.summary:
-        doc.add_paragraph(w.one_line(assessment.dosing.summary))
     table = _table(doc, w.DOSING_COLUMNS)
     for i, row in enumerate(rows):
         cells = table.add_row().cells

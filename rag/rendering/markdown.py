@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from rag.rendering import wording as w
-from rag.types import Assessment, Bullet, Criterion
+from rag.types import Assessment, Bullet, Criterion, Section
 
 INDENT = "  "  # one nesting level of a Markdown list
 
 
 def to_markdown(assessment: Assessment) -> str:
     """The whole assessment as one Markdown document ending in a newline."""
+    findings = w.findings_of(assessment)
+    sections = w.ordered_sections(assessment)
     blocks = [
         _header(assessment),
+        _section(findings.title, findings.bullets) if findings else "",
         _criteria(assessment),
-        *(_section(section.title, section.bullets) for section in w.ordered_sections(assessment)),
-        _dosing(assessment),
+        *(_body(assessment, section) for section in sections),
+        "" if any(s.key == "dosing" for s in sections) else _dosing(assessment, w.DOSING_TITLE),
         _flags(assessment),
         _references(assessment),
         f"---\n\nProvenance: {w.provenance_text(assessment)}",
@@ -33,7 +36,7 @@ def _header(assessment: Assessment) -> str:
     return (
         f"# {w.title_of(assessment)}\n\n{quote}\n\nCase: `{assessment.case_id}`\n\n"
         f"**Verdict: {w.verdict_label(assessment)}.** {w.one_line(verdict.summary)} "
-        f"({w.confidence_text(assessment)})"
+        f"_({w.confidence_text(assessment)})_"
     )
 
 
@@ -72,17 +75,34 @@ def _section(title: str, bullets: list[Bullet]) -> str:
     return f"## {w.one_line(title)}\n\n{body}"
 
 
+def _body(assessment: Assessment, section: Section) -> str:
+    """A section after the criteria: Evidence by source, the dosing question with its table."""
+    if section.key == "evidence" and section.bullets:
+        lines = [f"## {w.one_line(section.title)}"]
+        for group in w.evidence_groups(assessment, section):
+            lines += ["", f"### {group.title}"]
+            for doc in group.docs:
+                if doc.ref is not None:
+                    lines += ["", f"**{w.source_line(doc.ref)}**"]
+                lines += [""] + [bullet_line(b) for b in doc.bullets]
+        return "\n".join(lines)
+    text = _section(section.title, section.bullets)
+    if section.key == "dosing":
+        table = _dosing(assessment, "")
+        return f"{text}\n\n{table}" if table else text
+    return text
+
+
 def _cell(text: str) -> str:
     return w.one_line(text).replace("|", "\\|") or " "
 
 
-def _dosing(assessment: Assessment) -> str:
+def _dosing(assessment: Assessment, title: str) -> str:
+    """The dose table (under its own heading only when no dosing section introduces it)."""
     rows = w.dosing_rows(assessment)
     if not rows:
         return ""
-    lines = [f"## {w.DOSING_TITLE}", ""]
-    if assessment.dosing.summary:
-        lines += [w.one_line(assessment.dosing.summary), ""]
+    lines = [f"## {title}", ""] if title else []
     lines += [
         "| " + " | ".join(w.DOSING_COLUMNS) + " |",
         "|" + "|".join("---" for _ in w.DOSING_COLUMNS) + "|",
@@ -95,9 +115,10 @@ def _dosing(assessment: Assessment) -> str:
 
 
 def _flags(assessment: Assessment) -> str:
-    if not assessment.flags:
+    flags = w.flags_to_show(assessment)
+    if not flags:
         return ""
-    items = [f"- **{flag.kind.replace('_', ' ')}**: {w.one_line(flag.message)}" for flag in assessment.flags]
+    items = [f"- **{flag.kind.replace('_', ' ')}**: {w.one_line(flag.message)}" for flag in flags]
     return "\n".join(["## Flags", "", *items])
 
 

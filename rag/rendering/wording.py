@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from rag.text import amount
-from rag.types import SECTION_TITLES, Assessment, Criterion, Reference, Section
+from rag.text import amount, plain
+from rag.types import SECTION_TITLES, Assessment, Bullet, Criterion, Reference, Section
 
 VERDICT_LABELS: dict[str, str] = {
     "indicated": "Medically indicated",
@@ -23,11 +23,31 @@ STATUS_BADGES: dict[str, str] = {
 }
 LOGIC_WORDS: dict[str, str] = {"all": "all of the following", "any": "one of the following"}
 SECTION_ORDER: tuple[str, ...] = tuple(SECTION_TITLES)  # evidence ... recommendation
-DOSING_TITLE = "Dose comparison"
+FINDINGS = "findings"  # the deciding findings: after the verdict, before the criteria
+DOSING_TITLE = "The dosing question"
+# Evidence is read by source: guidelines first, then systematic reviews, then trials and studies.
+EVIDENCE_GROUPS: dict[str, str] = {
+    "guideline": "Guidelines",
+    "systematic_review": "Systematic reviews",
+    "study": "Trials and studies",
+}
+OTHER_SOURCES = "Other sources"
 DOSING_COLUMNS: tuple[str, ...] = ("Regimen", "Dose", "mg / 28 days", "Arithmetic", "Sources")
 _SMALL_WORDS = frozenset(
     {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}
 )
+
+
+class EvidenceDoc(NamedTuple):
+    """One cited document of the Evidence section and the statements drawn from it."""
+
+    ref: Reference | None
+    bullets: list[Bullet]
+
+
+class EvidenceGroup(NamedTuple):
+    title: str  # 'Guidelines', 'Systematic reviews', ...
+    docs: list[EvidenceDoc]
 
 
 class DoseRow(NamedTuple):
@@ -84,7 +104,7 @@ def one_line(text: str) -> str:
 
 def cite_text(citations: Iterable[int]) -> str:
     """'[1, 3]' for citations 1 and 3; '' for none."""
-    numbers = list(dict.fromkeys(citations))
+    numbers = sorted(set(citations))
     return f"[{', '.join(str(n) for n in numbers)}]" if numbers else ""
 
 
@@ -93,8 +113,42 @@ def unsupported_text(reason: str | None) -> str:
 
 
 def ordered_sections(assessment: Assessment) -> list[Section]:
-    """The sections in the order evidence, patient_context, dosing, pitfalls, recommendation."""
-    return sorted(assessment.sections, key=lambda section: SECTION_ORDER.index(section.key))
+    """The sections after the criteria, in the order evidence, patient_context, dosing, pitfalls,
+    recommendation (the deciding findings come before the criteria: see `findings_of`)."""
+    body = [s for s in assessment.sections if s.key in SECTION_ORDER]
+    return sorted(body, key=lambda section: SECTION_ORDER.index(section.key))
+
+
+def findings_of(assessment: Assessment) -> Section | None:
+    """The "Deciding findings" block, when the draft has one."""
+    return next((s for s in assessment.sections if s.key == FINDINGS and s.bullets), None)
+
+
+def evidence_groups(assessment: Assessment, section: Section) -> list[EvidenceGroup]:
+    """The Evidence section's statements by source kind, then by document (first cited first)."""
+    refs = {ref.n: ref for ref in assessment.references}
+    groups: dict[str, dict[int, EvidenceDoc]] = {}
+    for bullet in section.bullets:
+        ref = refs.get(bullet.citations[0]) if bullet.citations else None
+        title = EVIDENCE_GROUPS.get(ref.kind, OTHER_SOURCES) if ref else OTHER_SOURCES
+        docs = groups.setdefault(title, {})
+        key = ref.n if ref else 0
+        docs.setdefault(key, EvidenceDoc(ref, [])).bullets.append(bullet)
+    order = [*EVIDENCE_GROUPS.values(), OTHER_SOURCES]
+    return [EvidenceGroup(t, list(groups[t].values())) for t in order if t in groups]
+
+
+def source_line(ref: Reference) -> str:
+    """'Title (Source, Year)': the heading of a document's statements in the Evidence section."""
+    published = ", ".join(str(x) for x in (ref.source, ref.year) if x)
+    title = one_line(ref.title).rstrip(".")
+    return f"{title} ({published})" if published else title
+
+
+def flags_to_show(assessment: Assessment) -> list:
+    """Flags not already stated in the draft's own statements (each finding once)."""
+    said = {one_line(b.text) for s in assessment.sections for b in s.bullets}
+    return [f for f in assessment.flags if one_line(f.message) not in said]
 
 
 def walk(criteria: Iterable[Criterion], depth: int = 0) -> Iterator[tuple[int, Criterion]]:
@@ -154,7 +208,7 @@ def mg(value: float | None) -> str:
 
 def _dose_text(dose_text: str, dose_mg: float | None, interval_days: float | None) -> str:
     if dose_text:
-        return one_line(dose_text)
+        return plain(dose_text)
     if dose_mg is None:
         return "—"
     return f"{mg(dose_mg)} mg every {mg(interval_days)} days" if interval_days else f"{mg(dose_mg)} mg"

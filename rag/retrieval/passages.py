@@ -38,8 +38,19 @@ class Sentence:
         text = _MARKUP.sub("", self.text)
         if text.lstrip().startswith("|"):
             cells = [c.strip() for c in text.strip().strip("|").split("|")]
-            text = ": ".join(c for c in cells if c and not set(c) <= {"-", ":"})
+            text = table_row([c for c in cells if c and not set(c) <= {"-", ":"}])
         return re.sub(r"\s+", " ", text).strip()
+
+
+def table_row(cells: list[str]) -> str:
+    """A table row as one readable statement: 'Famotidine 40 mg BID, 2021-06-01 to present: some
+    reduction in heartburn' (the subject, its details, then the last cell, usually the outcome)."""
+    if len(cells) <= 2:
+        return ": ".join(cells)
+    head, *middle, last = cells
+    details = ", ".join(middle)
+    joint = " " if re.match(r"\d", middle[0]) else ", "
+    return f"{head}{joint}{details}: {last}"
 
 
 @dataclass

@@ -141,10 +141,11 @@ def test_renders_in_every_format(demo, tmp_path):
         md.index(h)
         for h in (
             "**Verdict",
+            "## Deciding findings",
             "## Criteria check",
             "## Evidence",
             "## Patient",
-            "## Dosing analysis",
+            "## The dosing question",
             "## Pitfalls",
             "## Recommendation",
             "## References",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from io import BytesIO
 
 import docx
@@ -84,6 +85,16 @@ def make_assessment(**overrides) -> Assessment:
     ]
     sections = [  # deliberately out of order: the renderers must sort them
         Section(
+            key="findings",
+            title="Deciding findings",
+            bullets=[
+                Bullet(
+                    text="The policy allows 300 mg every 4 weeks; the request is 4 times that limit.",
+                    citations=[1, 3],
+                )
+            ],
+        ),
+        Section(
             key="recommendation",
             title=SECTION_TITLES["recommendation"],
             bullets=[Bullet(text="Deny as written; approve 300 mg every 4 weeks.", citations=[1])],
@@ -94,6 +105,7 @@ def make_assessment(**overrides) -> Assessment:
             bullets=[
                 Bullet(text="Widgetumab reduced flares by 48% versus placebo.", citations=[4]),
                 Bullet(text="Response was sustained to week 52.", citations=[4, 5]),
+                Bullet(text="Biologics halved flare rates across 9 trials.", citations=[5]),
             ],
         ),
         Section(
@@ -262,14 +274,24 @@ def test_markdown_follows_the_example_order():
     assert md.startswith(f"# {TITLE}\n\n> Is widgetumab 600 mg")
     headings = [line for line in md.splitlines() if line.startswith("## ")]
     assert headings == [
+        "## Deciding findings",
         "## Criteria check",
         *(f"## {t}" for t in ORDERED_TITLES),
-        "## Dose comparison",
         "## Flags",
         "## References",
     ]
     verdict = "**Verdict: NOT medically indicated.** The requested dose is four times"
-    assert md.index(verdict) < md.index("## Criteria check")
+    assert md.index(verdict) < md.index("## Deciding findings") < md.index("## Criteria check")
+    # evidence by source: systematic reviews before trials, each document under its own title
+    evidence = md[md.index(f"## {ORDERED_TITLES[0]}") : md.index(f"## {ORDERED_TITLES[1]}")]
+    assert [line for line in evidence.splitlines() if line.startswith("### ")] == [
+        "### Systematic reviews",
+        "### Trials and studies",
+    ]
+    assert "**Biologics for widget disease: a systematic review (Cochrane Widget Group, 2024)**" in evidence
+    # the dose table sits in the dosing section, once
+    dosing = md[md.index(f"## {ORDERED_TITLES[2]}") : md.index(f"## {ORDERED_TITLES[3]}")]
+    assert "| Regimen | Dose |" in dosing and md.count("| Regimen | Dose |") == 1
     assert "(confidence 85%)" in md
 
 
@@ -349,7 +371,7 @@ def test_markdown_dosing_table_flags_references_and_provenance():
 
 def test_markdown_leaves_out_dosing_and_flags_when_absent():
     md = render(make_assessment(dosing=DosingAnalysis(), flags=[], session_id=None), "md")
-    assert "## Dose comparison" not in md and "## Flags" not in md and "session:" not in md
+    assert "| Regimen |" not in md and "## Flags" not in md and "session:" not in md
     assert "## References" in md
 
 
@@ -387,9 +409,9 @@ def test_html_citations_link_to_an_anchor_for_every_reference():
 
 def test_html_same_order_banner_badges_and_highlight():
     page = render(make_assessment(), "html")
-    order = ["Verdict: NOT medically indicated", "<h2>Criteria check</h2>"]
+    order = ["Verdict: NOT medically indicated", "<h2>Deciding findings</h2>", "<h2>Criteria check</h2>"]
     order += [f"<h2>{t}</h2>" for t in ORDERED_TITLES]
-    order += ["<h2>Dose comparison</h2>", "<h2>Flags</h2>", "<h2>References</h2>", "<footer>"]
+    order += ["<h2>Flags</h2>", "<h2>References</h2>", "<footer>"]
     positions = _positions(page, order)
     assert positions == sorted(positions)
     assert '<section class="verdict verdict-not_indicated"' in page
@@ -426,12 +448,89 @@ def test_docx_has_verdict_criteria_table_sections_and_references():
         "Phase 3 trial",
     ]
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
-    assert headings == ["Criteria check", *ORDERED_TITLES, "Dose comparison", "Flags", "References"]
+    assert headings == ["Deciding findings", "Criteria check", *ORDERED_TITLES, "Flags", "References"]
     for ref in a.references:
         assert any(p.startswith(f"{ref.n}. {ref.title}") for p in paragraphs)
     supers = [r.text for p in doc.paragraphs for r in p.runs if r.font.superscript]
     assert " [4, 5]" in supers
     assert any("⚠ unsupported: dose '600 mg'" in p for p in paragraphs)
+
+
+# --- one structure in every format -------------------------------------------------------------
+
+
+class _Outline(HTMLParser):
+    """Headings (h1-h3), bold source lines, table count and citation markers of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outline: list[str] = []
+        self.tables = 0
+        self._tag: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("h1", "h2", "h3") or (tag == "p" and ("class", "source") in attrs):
+            self._tag, self._text = tag, ""
+        self.tables += tag == "table"
+
+    def handle_data(self, data):
+        if self._tag:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if self._tag and tag == self._tag:
+            level = {"h1": "#", "h2": "##", "h3": "###", "p": "**"}[tag]
+            self.outline.append(f"{level} {' '.join(self._text.split())}")
+            self._tag = None
+
+
+def _md_outline(md: str) -> list[str]:
+    out = []
+    for line in md.splitlines():
+        if line.startswith("#"):
+            out.append(line)
+        elif line.startswith("**") and line.endswith("**") and not line.startswith("**Verdict"):
+            out.append(f"** {line.strip('*')}")
+    return out
+
+
+def _docx_outline(doc) -> list[str]:
+    out = []
+    for p in doc.paragraphs:
+        style = p.style.name
+        if style == "Title":
+            out.append(f"# {p.text}")
+        elif style.startswith("Heading "):
+            out.append(f"{'#' * (int(style.split()[1]) + 1)} {p.text}")
+        elif p.runs and all(r.bold for r in p.runs) and style == "Normal" and p.text.strip():
+            out.append(f"** {p.text}")
+    return out
+
+
+def test_markdown_html_and_docx_carry_the_same_structure():
+    """Headings, evidence groups and source lines, the tables and every citation marker: the same
+    in the three formats, read back from the rendered files."""
+    a = make_assessment()
+    md, page, data = render(a, "md"), render(a, "html"), render(a, "docx")
+    parser = _Outline()
+    parser.feed(page)
+    doc = docx.Document(BytesIO(data))
+    expected = _md_outline(md)
+    assert "### Trials and studies" in expected and expected[0] == f"# {TITLE}"
+    assert parser.outline == expected
+    assert _docx_outline(doc) == expected
+    # the criteria table and the dose table (HTML lists its criteria, so it has the dose table only)
+    assert md.count("| Regimen | Dose |") == 1 and parser.tables == 1 and len(doc.tables) == 2
+    # every citation marker of a statement appears in every format
+    markers = {"[" + ", ".join(map(str, sorted(set(b.citations)))) + "]" for b in _all_bullets(a)}
+    docx_text = "\n".join(p.text for p in doc.paragraphs)
+    html_markers = {
+        "[" + ", ".join(re.findall(r">(\d+)<", m)) + "]"
+        for m in re.findall(r'<sup class="cite">\[(.*?)\]</sup>', page)
+    }
+    for marker in markers:
+        assert marker in md and marker in docx_text and marker in html_markers, marker
 
 
 # --- JSON and dispatch --------------------------------------------------------------------------

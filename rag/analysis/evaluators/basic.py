@@ -6,6 +6,7 @@ import re
 
 from rag.analysis.evaluators.common import (
     AFFIRMED,
+    RULED_OUT,
     STOP,
     Finding,
     cite,
@@ -217,7 +218,7 @@ def check_presence(node: Node, facts: CaseFacts) -> Finding:
         m = latest(negated, facts)[0]
         return Finding(
             "not_met",
-            f"The record rules it out: {quote(m)}.",
+            f"{RULED_OUT}: {quote(m)}.",
             cite(latest(negated, facts)),
         )
     if affirmed and not negated:

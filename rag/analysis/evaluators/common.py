@@ -22,6 +22,11 @@ class Finding:
 
 Checker = Callable[[Node, CaseFacts], Finding | None]
 
+# Rationale openings a reader (and the draft's findings) recognise: the record negates the
+# diagnosis; the section's exclusion names the requested indication.
+RULED_OUT = "The record rules it out"
+EXCLUDES = "The section excludes it"
+
 STOP = set(
     [
         "a",

@@ -13,6 +13,7 @@ from rag.analysis.evaluators.basic import check_presence, concept_of
 from rag.analysis.evaluators.common import Finding
 from rag.analysis.policy import Node as TextNode
 from rag.analysis.record import CaseFacts
+from rag.types import Criterion
 
 _DIAGNOSIS_HEAD = re.compile(r"^(?:confirmed\s+)?diagnosis\s+of\b", re.I)
 _MARKERS = re.compile(r"\b[A-Z][A-Z0-9]{1,9}(?:\s[A-Z]\d{2,4}[A-Z])?\b")
@@ -54,3 +55,16 @@ def diagnostic_negatives(context: str, facts: CaseFacts, already: set[str], limi
             picked.append(mention)
             terms.add(mention.term)
     return picked[:limit]
+
+
+def not_reached(criterion: Criterion, parent: str) -> Criterion:
+    """A sub-criterion of a ruled-out diagnosis: its status stands, its rationale says why it
+    does not matter (and its own children's too)."""
+    if criterion.status == "met":
+        return criterion
+    return criterion.model_copy(
+        update={
+            "rationale": f"Not reached: the record rules out the diagnosis of criterion {parent}.",
+            "children": [not_reached(c, parent) for c in criterion.children],
+        }
+    )

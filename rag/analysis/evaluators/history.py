@@ -16,6 +16,7 @@ from rag.analysis.evaluators.therapy import THERAPY_WORDS, required_days, requir
 from rag.analysis.lexicon import test_names
 from rag.analysis.policy import Node
 from rag.analysis.record import CaseFacts, duration_days, durations_days
+from rag.text import shorten
 from rag.types import Evidence, Status
 
 # --- tests with a result and a time window --------------------------------------------------
@@ -248,7 +249,7 @@ def check_disease_duration(node: Node, facts: CaseFacts) -> Finding | None:
     return Finding(
         status,
         f"Documented duration of about {days:.0f} days {verb} the required {required_phrase(text)}: "
-        f'"{s.clean[:160]}" ({s.doc_id}).',
+        f'"{shorten(s.clean, 160)}" ({s.doc_id}).',
         evidence,
         [f"{days:.0f}"],
     )

@@ -15,6 +15,7 @@ from rag.analysis.evaluators.common import (
 from rag.analysis.lexicon import class_members
 from rag.analysis.policy import Node
 from rag.analysis.record import NUMBER_WORD, CaseFacts, number_value
+from rag.text import shorten
 from rag.types import Evidence, Status
 
 # --- numeric thresholds -----------------------------------------------------------------------
@@ -181,7 +182,7 @@ def _check_count(text: str, noun: str, op: str, limit: float, facts: CaseFacts) 
     verb = "meets" if ok else "does not meet"
     return Finding(
         "met" if ok else "not_met",
-        f'{value:g} {noun} documented, which {verb} {op} {limit:g}: "{s.clean[:160]}" ({s.doc_id}).',
+        f'{value:g} {noun} documented, which {verb} {op} {limit:g}: "{shorten(s.clean, 160)}" ({s.doc_id}).',
         evidence,
         [f"{value:g}"],
     )

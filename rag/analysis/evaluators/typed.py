@@ -13,8 +13,8 @@ from collections.abc import Callable
 from rag.analysis.criteria import Node as PolicyNode
 from rag.analysis.evaluators import CHECKERS
 from rag.analysis.evaluators.basic import check_age, check_exclusion, check_prescriber, check_presence
-from rag.analysis.evaluators.common import Finding
-from rag.analysis.evaluators.diagnosis import ruled_out
+from rag.analysis.evaluators.common import EXCLUDES, RULED_OUT, Finding
+from rag.analysis.evaluators.diagnosis import not_reached, ruled_out
 from rag.analysis.evaluators.history import check_test, test_result, treated_after_positive
 from rag.analysis.evaluators.measures import check_change, check_threshold
 from rag.analysis.evaluators.therapy import check_prior_therapy, enough_distinct, prior_therapy_leaf
@@ -74,7 +74,9 @@ def evaluate(
         evidence = [policy_evidence] if node.chunk_id else []
         around = context or " ".join([node.text, *(c.text for c in node.walk()), *node.notes])
         if (out := ruled_out(node.text, around, facts)) is not None:
-            status, rationale, evidence = "not_met", f"{out.rationale} {rationale}", evidence + out.evidence
+            # the diagnosis is ruled out whatever its sub-criteria say: they are not reached
+            status, rationale, evidence = "not_met", out.rationale, evidence + out.evidence
+            children = [not_reached(c, node.id) for c in children]
         return Criterion(
             id=node.id,
             text=node.text,
@@ -153,7 +155,7 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
     if leaf_type == "free_text" and not (node.leaf and node.leaf.read_by_wording):
         return Finding(
             "insufficient",
-            f"{_reviewer('the policy review marks it for a person')}: {shorten(node.text, 160)}",
+            f"{_reviewer('the policy review marks it for a person to read from the record')}.",
         )
     if leaf_type in ("free_text", "documentation"):
         # a specific evaluator may still read it by its wording (a disease duration, a score);
@@ -165,11 +167,13 @@ def evaluate_leaf(node: PolicyNode, facts: CaseFacts, *, dose: Finding | None = 
             finding = checker(text_node, facts)
             if finding is not None:
                 return finding
-        what = "a free-text requirement" if leaf_type == "free_text" else "a documentation requirement"
-        return Finding("insufficient", f"{_reviewer(what)}: {shorten(node.text, 160)}")
+        what = "free-text requirement" if leaf_type == "free_text" else "documentation requirement"
+        return Finding(
+            "insufficient", f"{_reviewer(f'the engine cannot check this {what} against the record')}."
+        )
     return Finding(
         "insufficient",
-        f"{_reviewer(f'the {_words(leaf_type)} criterion could not be read')}: {shorten(node.text, 160)}",
+        f"{_reviewer(f'the engine could not read this {_words(leaf_type)} criterion')}.",
     )
 
 
@@ -224,7 +228,7 @@ def _diagnosis(node: PolicyNode, facts: CaseFacts) -> Finding | None:
         m = negated[0]
         return Finding(
             "not_met",
-            f'The record rules it out: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).',
+            f'{RULED_OUT}: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).',
             [m.evidence()],
         )
     return None
@@ -367,7 +371,7 @@ def evaluate_exclusion(
     )
     named = names_indication(node.text, indications or [])
     if named:
-        finding = Finding("not_met", f'The section excludes it: "{node.text}" names {named}.')
+        finding = Finding("not_met", f'{EXCLUDES}: "{node.text}" names {named}.')
     elif node.leaf and node.leaf.type == "dose_limit":
         finding = dose or Finding(
             "insufficient", f"{_reviewer('the requested dose could not be compared with the limit')}."
@@ -376,7 +380,7 @@ def evaluate_exclusion(
         finding = check_exclusion(
             TextNode(node.id, f"Not: {node.text}", "leaf", 0, 0, node.chunk_id or ""), facts
         ) or Finding(
-            "insufficient", f"{_reviewer('an exclusion the engine cannot read')}: {shorten(node.text, 160)}"
+            "insufficient", f"{_reviewer('the engine cannot check this exclusion against the record')}."
         )
     return Criterion(
         id=node.id,

@@ -1,0 +1,137 @@
+"""A draft a medical writer would sign: the demo draft read as a writer reads it, plus the small
+pieces (merged findings, whole quotes, table rows, age caveats) on their own."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.analysis.lexicon import synonyms
+from rag.analysis.request import parse_request
+from rag.drafting.findings import diagnosis_named
+from rag.drafting.relevance import age_matters
+from rag.rendering import render
+from rag.retrieval.passages import table_row
+from rag.text import plain, shorten
+
+
+def _section(draft, key):
+    return next(s for s in draft.sections if s.key == key)
+
+
+def test_the_verdict_is_two_whole_sentences_with_the_deciding_reasons(demo):
+    summary = demo.verdict.summary
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", summary)
+    assert len(sentences) == 2, summary
+    assert "…" not in summary and "..." not in summary
+    assert sentences[0].startswith("Omalizumab 600 mg SC every 2 weeks is not medically indicated")
+    # the diagnosis the policy requires and the record rules out, and the dose, in plain words
+    assert "systemic mastocytosis, which the record rules out" in sentences[1]
+    assert "1,200 mg per 28 days is 4 times the policy's limit of 300 mg" in sentences[1]
+    assert "Deciding:" not in summary and "(not met)" not in summary
+
+
+def test_deciding_findings_merge_criteria_that_state_one_fact(demo):
+    findings = _section(demo, "findings").bullets
+    # coverage line P1, exclusion X1 and diagnosis 1 say one thing: one finding, and the dose
+    assert len(findings) == 2, [b.text for b in findings]
+    diagnosis, dose = findings
+    assert "requires a diagnosis of systemic mastocytosis" in diagnosis.text
+    assert "The record rules out systemic mastocytosis" in diagnosis.text
+    assert re.search(r"\(Allergy Clinic Follow-up Note, 2025-04-07\)", diagnosis.text)
+    assert "4 times that limit" in dose.text and "1,200 mg per 28 days" in dose.text
+    assert all(b.supported and b.citations for b in findings)
+    recommendation = _section(demo, "recommendation").bullets
+    assert "(criteria 1, P1, and X1)" in recommendation[0].text
+    assert "(criterion D1)" in recommendation[0].text
+    assert "would change with documentation that confirms systemic mastocytosis" in recommendation[1].text
+
+
+def test_each_finding_once_and_sub_criteria_of_a_ruled_out_diagnosis_say_so(demo):
+    first = demo.criteria[0]
+    assert first.status == "not_met" and "Needs at least" not in first.rationale
+    assert all(c.rationale.startswith("Not reached: the record rules out") for c in first.children)
+    quoted = "Bone marrow 2021: no mastocytosis"
+    context = " ".join(b.text for b in _section(demo, "patient_context").bullets)
+    assert quoted not in context  # the findings quote it; patient context does not repeat it
+    statements = [b.text for s in demo.sections for b in s.bullets]
+    assert len(statements) == len(set(statements))
+
+
+def test_dosing_is_one_statement_and_one_table(demo):
+    bullets = _section(demo, "dosing").bullets
+    assert len(bullets) == 1
+    assert "4 times the policy's limit (300 mg)" in bullets[0].text
+    assert "4.0" not in bullets[0].text
+    md = render(demo, "md")
+    assert md.count("| Regimen | Dose |") == 1 and "## Dose comparison" not in md
+    assert "**75 mg" not in md  # no Markdown inside quotes or cells
+
+
+def test_no_pediatric_caveat_for_an_adult_and_evidence_about_the_drug(demo):
+    pitfalls = " ".join(b.text for b in _section(demo, "pitfalls").bullets)
+    assert "Pediatrics" not in pitfalls and "below 6 years" not in pitfalls
+    evidence = _section(demo, "evidence").bullets
+    refs = {r.n: r for r in demo.references}
+    assert evidence and all("omalizumab" in (b.text + refs[b.citations[0]].title).lower() for b in evidence)
+    md = render(demo, "md")
+    assert "### Systematic reviews" in md
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Diagnosis of systemic mastocytosis confirmed by either of the following:", "systemic mastocytosis"),
+        ("A confirmed diagnosis of giant cell arteritis, by biopsy", "giant cell arteritis"),
+        ("Prescribed by a rheumatologist", ""),
+    ],
+)
+def test_diagnosis_named(text, name):
+    assert diagnosis_named(text) == name
+
+
+@pytest.mark.parametrize(
+    ("sentence", "age", "kept"),
+    [
+        ("Pediatrics: safety not established below 6 years for asthma.", 38, False),
+        ("Pediatrics: safety not established below 6 years for asthma.", 9, True),
+        ("Pediatrics: safety not established below 6 years for asthma.", None, False),
+        ("Use with caution in patients 65 years and older.", 63, True),
+        ("Use with caution in patients 65 years and older.", 30, False),
+        ("Anaphylaxis has occurred after the first dose.", 30, True),  # not an age caveat
+    ],
+)
+def test_age_caveats_only_near_the_patients_age(sentence, age, kept):
+    assert age_matters(sentence, age) is kept
+
+
+def test_table_rows_read_as_one_statement():
+    cells = ["Famotidine", "40 mg BID", "2021-06-01 to present", "some reduction in heartburn"]
+    assert table_row(cells) == "Famotidine 40 mg BID, 2021-06-01 to present: some reduction in heartburn"
+    assert table_row(["Prednisone, maintenance", "10 mg daily", "Inadequate"]) == (
+        "Prednisone, maintenance 10 mg daily: Inadequate"
+    )
+    assert table_row(["Weight", "82 kg"]) == "Weight: 82 kg"
+
+
+def test_plain_text_and_cuts_at_word_boundaries():
+    assert plain("Dose: **75 mg to 600 mg** `SC` every *2* weeks") == "Dose: 75 mg to 600 mg SC every 2 weeks"
+    assert (
+        shorten("Abscess + inflammatory nodule (AN) count at baseline", 31)
+        == "Abscess + inflammatory nodule…"
+    )
+    cut = shorten("confirmed by either of the following criteria", 36)
+    assert cut == "confirmed by either of the…"
+
+
+def test_a_drug_is_known_by_its_other_names():
+    """The lexicon's synonyms make 'IVIG' and 'immune globulin intravenous' one drug, so a trial
+    titled with the written-out name is evidence about the request."""
+    assert "immune globulin intravenous" in synonyms("IVIG")
+    assert "IVIG" in synonyms("Intravenous Immune Globulin")
+    assert synonyms("omalizumab") == []
+    request = parse_request(
+        "Is IVIG 2 g/kg IV every 3 weeks medically indicated for this patient with CIDP?", []
+    )
+    assert "intravenous immune globulin" in request.drug_aliases
