@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test eval lint bench clean
+.PHONY: setup demo test eval examples lint bench clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -77,6 +77,11 @@ eval: setup
 
 # Ingest speed on the corpus; then patient-record extraction and warm assess per case on the gold
 # stores (the corpus store is built here; the realworld and styles stores when `make eval` made them).
+# Three drafts, one per verdict, from the corpus gold set, to read beside the seed example.
+examples: setup
+	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
+	$(BIN)/python -m eval.examples --store $(EVAL_STORE)
+
 bench: setup
 	$(BIN)/python -m eval.benchmarks.ingest corpus/
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet

@@ -181,6 +181,10 @@ class Bullet(_Model):
     computed: list[str] = Field(
         default_factory=list, description="Numbers derived by shown arithmetic, not quoted."
     )
+    other_indication: bool = Field(
+        False,
+        description="Literature on the requested drug in another indication: context, not evidence.",
+    )
 
 
 class Section(_Model):

@@ -76,6 +76,8 @@ def policy_limit(indication: Indication, request: RequestInfo) -> DoseComparator
             continue
         if weight is not None and not _in_band(limit, weight):
             continue
+        if not _for_age(limit.text, request.patient_age):
+            continue  # 'Members 4 to 17 years: ...' is not the limit for an adult
         dose = _limit_dose(limit, weight)
         if dose is not None and (best is None or dose.mg_per_28_days > best[0]):
             best = (dose.mg_per_28_days, limit, dose)
@@ -83,6 +85,25 @@ def policy_limit(indication: Indication, request: RequestInfo) -> DoseComparator
         return None
     _, limit, dose = best
     return _comparator(f"Policy limit ({indication.name})", "policy", dose, limit.text, limit.chunk_id or "")
+
+
+_AGE_RANGE = re.compile(r"\b(\d{1,2})\s*(?:to|-|–)\s*(\d{1,2})\s*(?:years|yrs)\b", re.I)
+_AGE_UNDER = re.compile(r"\b(?:under|younger than|below|less than)\s*(\d{1,2})\s*(?:years|yrs)\b", re.I)
+_AGE_OVER = re.compile(r"\b(\d{1,2})\s*(?:years|yrs)(?:\s+of\s+age)?\s+(?:and|or)\s+older\b", re.I)
+
+
+def _for_age(text: str, age: float | None) -> bool:
+    """Whether a limit row written for an age band ('Members 4 to 17 years') fits the patient;
+    True when the row names no band or the age is unknown."""
+    if age is None:
+        return True
+    if m := _AGE_RANGE.search(text):
+        return float(m.group(1)) <= age <= float(m.group(2)) + 0.99
+    if m := _AGE_UNDER.search(text):
+        return age < float(m.group(1))
+    if m := _AGE_OVER.search(text):
+        return age >= float(m.group(1))
+    return True
 
 
 def _limit_dose(limit: DoseLimit, weight: float | None) -> Dose | None:

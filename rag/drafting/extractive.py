@@ -12,7 +12,7 @@ import re
 from rag.analysis import Analysis
 from rag.analysis.policy import core_phrase
 from rag.drafting.findings import Reason, _and, reasons, verdict_summary
-from rag.drafting.relevance import about_requested, age_matters
+from rag.drafting.relevance import about_requested, age_matters, on_indication
 from rag.retrieval.passages import text_sentences
 from rag.safety import looks_like_instruction
 from rag.text import amount, plain, shorten
@@ -47,6 +47,7 @@ _SIZE = re.compile(
     r"((?:\w+\s)?(?:patients|participants|subjects|cases|adults|children|studies|reports|articles))\b",
     re.I,
 )
+_DEFINITIONS = re.compile(r"\b(?:outcome definitions?|definitions?|search strategy)\s*$", re.I)
 DESIGNS = {"systematic_review": "systematic review", "study": "study", "guideline": "guideline"}
 
 
@@ -88,10 +89,13 @@ class ExtractiveGenerator:
     def _evidence(self, hits: list[Hit], analysis: Analysis) -> list[Bullet]:
         names = [analysis.request.drug, *analysis.request.drug_aliases]
         cores = [c for c in (core_phrase(i) for i in analysis.indications) if c]
-        scored = []
+        terms = [*analysis.indications, *cores]
+        scored, other = [], []
         for hit in hits:
-            if hit.kind not in ("systematic_review", "study", "guideline"):
-                continue
+            if hit.kind not in ("systematic_review", "study", "guideline") or _DEFINITIONS.search(
+                hit.section
+            ):
+                continue  # how outcomes were defined is not a result
             for sentence in text_sentences(hit.text):
                 if not about_requested(hit, sentence, names):
                     continue  # a trial of another drug is not evidence for this request
@@ -105,9 +109,15 @@ class ExtractiveGenerator:
                     and 40 <= len(sentence) <= 400
                     and not sentence.lower().startswith(("objective", "methods"))
                 ):
-                    scored.append((score, hit.score, hit, sentence))
+                    # the drug in another indication is context, shown apart and said so
+                    (scored if on_indication(hit, sentence, terms) else other).append(
+                        (score, hit.score, hit, sentence)
+                    )
         picked = _pick(scored, limit=7, per_doc=3)
-        return _with_sizes(picked, hits)
+        context = _pick(other, limit=3, per_doc=1)
+        for bullet in context:
+            bullet.other_indication = True
+        return _with_sizes(picked, hits) + context
 
     def _patient(self, hits: list[Hit], analysis: Analysis) -> list[Bullet]:
         scored = []
@@ -161,9 +171,16 @@ class ExtractiveGenerator:
                 continue
             what = "the policy's limit" if c.source_kind == "policy" else "the highest labeled dose"
             parts.append(_relation(requested.mg_per_28_days, c.mg_per_28_days, what, computed))
-        for value in dict.fromkeys(c.mg_per_28_days for c in literature):
-            count = sum(1 for c in literature if c.mg_per_28_days == value)
-            what = "a published regimen" if count == 1 else f"the regimen {count} published sources report"
+        terms = [*analysis.indications, *(c for c in (core_phrase(i) for i in analysis.indications) if c)]
+        keys = [(c.mg_per_28_days, not _on_topic(c.label, terms)) for c in literature]
+        for value, elsewhere in dict.fromkeys(keys):
+            count = keys.count((value, elsewhere))
+            where = " on other indications" if elsewhere else ""
+            what = (
+                f"the regimen a published source{where} reports"
+                if count == 1
+                else f"the regimen {count} published sources{where} report"
+            )
             computed.append(str(count))
             parts.append(_relation(requested.mg_per_28_days, value, what, computed))
         req = amount(requested.mg_per_28_days, grouped=True)
@@ -344,6 +361,12 @@ def _short(text: str, size: int = 70) -> str:
 
 def _numbers(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
+
+
+def _on_topic(label: str, terms: list[str]) -> bool:
+    """Whether a literature dose comparator ('Literature: <title>') is about the indication."""
+    hit = Hit(doc_id="", title=label, kind="study", chunk_id="", text="")
+    return on_indication(hit, "", terms)
 
 
 def _relation(requested: float, other: float, what: str, computed: list[str]) -> str:

@@ -221,6 +221,8 @@ def _dose(c: Criterion, analysis: Analysis) -> Reason:
 def _other(c: Criterion) -> Reason:
     text = plain(c.text).rstrip(":. ")
     generic = bool(c.children) and (len(text) < 40 or _GENERIC.search(text))
+    head = text.split(" (")[0]  # 'Negative tuberculosis screening (tuberculin skin test ...)'
+    text = head if len(text) > 90 and 15 <= len(head) <= 90 else text
     named = text if len(text) <= 90 and not generic else f"criterion {c.id}"
     short = shorten(text, 110)
     reviewer = c.rationale.lower().startswith(NEEDS_REVIEWER)

@@ -14,8 +14,26 @@ _OLD = re.compile(r"\b(?:elderly|geriatric|older adults?)\b", re.I)
 NEAR_YEARS = 5  # an age caveat matters when the patient is within this many years of it
 
 
+# Head nouns too general to tell one disease from another ('arthritis': rheumatoid or psoriatic).
+_GENERIC_HEADS = {
+    "syndrome",
+    "disease",
+    "disorder",
+    "disorders",
+    "deficiency",
+    "infection",
+    "arthritis",
+    "cancer",
+}
+
+
+def _pattern(name: str) -> str:
+    """A name as a regex in which a hyphen and a space are the same ('moderate-to-severe')."""
+    return r"[-\s]+".join(re.escape(part) for part in re.split(r"[-\s]+", name.strip()))
+
+
 def named(names: list[str], text: str) -> bool:
-    return any(re.search(rf"\b{re.escape(n)}\b", text, re.I) for n in names if n)
+    return any(re.search(rf"\b{_pattern(n)}\b", text, re.I) for n in names if n.strip())
 
 
 def about_requested(hit: Hit, sentence: str, names: list[str]) -> bool:
@@ -28,6 +46,15 @@ def about_requested(hit: Hit, sentence: str, names: list[str]) -> bool:
     if any(d.lower() not in wanted for d in drug_names(sentence)):
         return False
     return named(names, hit.title)
+
+
+def on_indication(hit: Hit, sentence: str, terms: list[str]) -> bool:
+    """Whether a literature passage concerns the requested indication: its document's title, its
+    section, the sentence or its passage names the indication (a term, its core phrase, its
+    initialism, or the disease's own head noun: 'psoriasis' for 'plaque psoriasis')."""
+    heads = [t.split()[-1] for t in terms if t.split() and len(t.split()[-1]) >= 6]
+    terms = [*terms, *(h for h in heads if h.lower() not in _GENERIC_HEADS)]
+    return any(named(terms, text) for text in (hit.title, hit.section, sentence, hit.text))
 
 
 def is_age_caveat(sentence: str) -> bool:

@@ -54,7 +54,7 @@ def to_docx(assessment: Assessment) -> bytes:
         for bullet in section.bullets if section.key != "evidence" else []:
             _bullet(doc, bullet)
         if not section.bullets:
-            doc.add_paragraph().add_run("No statements.").italic = True
+            doc.add_paragraph().add_run(w.empty_text(section)).italic = True
         if section.key == "dosing":
             _dose_table(doc, assessment)
     if not any(section.key == "dosing" for section in sections) and w.dosing_rows(assessment):
@@ -147,8 +147,12 @@ def _criteria(doc: DocxDocument, assessment: Assessment) -> None:
 
 def _evidence(doc: DocxDocument, assessment: Assessment, section: Section) -> None:
     """Evidence by source kind (a level-2 heading each), then by document (its title in bold)."""
+    if note := w.evidence_note(assessment):
+        doc.add_paragraph().add_run(note).italic = True
     for group in w.evidence_groups(assessment, section):
         doc.add_heading(group.title, level=2)
+        if note := w.evidence_note(assessment, group):
+            doc.add_paragraph().add_run(note).italic = True
         for source in group.docs:
             if source.ref is not None:
                 doc.add_paragraph().add_run(w.source_line(source.ref)).bold = True

@@ -48,6 +48,8 @@ def to_html(assessment: Assessment) -> str:
             findings=w.findings_of(assessment),
             sections=w.ordered_sections(assessment),
             evidence_groups=w.evidence_groups,
+            evidence_note=w.evidence_note,
+            empty_text=w.empty_text,
             source_line=w.source_line,
             flags=w.flags_to_show(assessment),
             dosing_title=w.DOSING_TITLE,

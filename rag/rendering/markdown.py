@@ -70,8 +70,8 @@ def bullet_line(bullet: Bullet) -> str:
     return line
 
 
-def _section(title: str, bullets: list[Bullet]) -> str:
-    body = "\n".join(bullet_line(b) for b in bullets) if bullets else "_No statements._"
+def _section(title: str, bullets: list[Bullet], empty: str = "Nothing was found.") -> str:
+    body = "\n".join(bullet_line(b) for b in bullets) if bullets else f"_{empty}_"
     return f"## {w.one_line(title)}\n\n{body}"
 
 
@@ -79,14 +79,18 @@ def _body(assessment: Assessment, section: Section) -> str:
     """A section after the criteria: Evidence by source, the dosing question with its table."""
     if section.key == "evidence" and section.bullets:
         lines = [f"## {w.one_line(section.title)}"]
+        if note := w.evidence_note(assessment):
+            lines += ["", f"_{note}_"]
         for group in w.evidence_groups(assessment, section):
             lines += ["", f"### {group.title}"]
+            if note := w.evidence_note(assessment, group):
+                lines += ["", f"_{note}_"]
             for doc in group.docs:
                 if doc.ref is not None:
                     lines += ["", f"**{w.source_line(doc.ref)}**"]
                 lines += [""] + [bullet_line(b) for b in doc.bullets]
         return "\n".join(lines)
-    text = _section(section.title, section.bullets)
+    text = _section(section.title, section.bullets, w.empty_text(section))
     if section.key == "dosing":
         table = _dosing(assessment, "")
         return f"{text}\n\n{table}" if table else text

@@ -31,7 +31,16 @@ EVIDENCE_GROUPS: dict[str, str] = {
     "systematic_review": "Systematic reviews",
     "study": "Trials and studies",
 }
+# What an empty section says, in words a reader can act on.
+EMPTY_SECTION: dict[str, str] = {
+    "evidence": "No literature on the requested drug was found in the library.",
+    "patient_context": "No further patient context bears on the criteria or the dose.",
+    "dosing": "No dose could be compared.",
+    "pitfalls": "No caveat specific to this drug, indication and patient was found in the sources.",
+    "recommendation": "No recommendation was drafted.",
+}
 OTHER_SOURCES = "Other sources"
+OTHER_INDICATIONS = "Other indications (context only)"
 DOSING_COLUMNS: tuple[str, ...] = ("Regimen", "Dose", "mg / 28 days", "Arithmetic", "Sources")
 _SMALL_WORDS = frozenset(
     {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}
@@ -119,6 +128,10 @@ def ordered_sections(assessment: Assessment) -> list[Section]:
     return sorted(body, key=lambda section: SECTION_ORDER.index(section.key))
 
 
+def empty_text(section: Section) -> str:
+    return EMPTY_SECTION.get(section.key, "Nothing was found for this section.")
+
+
 def findings_of(assessment: Assessment) -> Section | None:
     """The "Deciding findings" block, when the draft has one."""
     return next((s for s in assessment.sections if s.key == FINDINGS and s.bullets), None)
@@ -131,11 +144,31 @@ def evidence_groups(assessment: Assessment, section: Section) -> list[EvidenceGr
     for bullet in section.bullets:
         ref = refs.get(bullet.citations[0]) if bullet.citations else None
         title = EVIDENCE_GROUPS.get(ref.kind, OTHER_SOURCES) if ref else OTHER_SOURCES
+        title = OTHER_INDICATIONS if bullet.other_indication else title
         docs = groups.setdefault(title, {})
         key = ref.n if ref else 0
         docs.setdefault(key, EvidenceDoc(ref, [])).bullets.append(bullet)
-    order = [*EVIDENCE_GROUPS.values(), OTHER_SOURCES]
+    order = [*EVIDENCE_GROUPS.values(), OTHER_SOURCES, OTHER_INDICATIONS]
     return [EvidenceGroup(t, list(groups[t].values())) for t in order if t in groups]
+
+
+def evidence_note(assessment: Assessment, group: EvidenceGroup | None = None) -> str:
+    """What a reader must know about a group of the Evidence (or, without a group, about the
+    Evidence as a whole): literature on the drug in other indications is context, not evidence."""
+    request = assessment.request
+    drug = request.drug if request else "the requested drug"
+    indication = request.indication if request and request.indication else "the requested indication"
+    if group is not None:
+        if group.title != OTHER_INDICATIONS:
+            return ""
+        return (
+            f"These sources report on {drug} in other indications than {indication}; "
+            "they are context, not evidence for this use."
+        )
+    section = next((s for s in assessment.sections if s.key == "evidence"), None)
+    if section is not None and section.bullets and all(b.other_indication for b in section.bullets):
+        return f"The library holds no guideline, systematic review or trial on {drug} for {indication}."
+    return ""
 
 
 def source_line(ref: Reference) -> str:

@@ -4,16 +4,21 @@ pieces (merged findings, whole quotes, table rows, age caveats) on their own."""
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
+import docx
 import pytest
 
+from rag.analysis.comparators import _for_age
 from rag.analysis.lexicon import synonyms
 from rag.analysis.request import parse_request
 from rag.drafting.findings import diagnosis_named
-from rag.drafting.relevance import age_matters
+from rag.drafting.relevance import age_matters, on_indication
 from rag.rendering import render
 from rag.retrieval.passages import table_row
 from rag.text import plain, shorten
+from rag.types import Hit
+from tests.rag.test_render import make_assessment
 
 
 def _section(draft, key):
@@ -135,3 +140,49 @@ def test_a_drug_is_known_by_its_other_names():
         "Is IVIG 2 g/kg IV every 3 weeks medically indicated for this patient with CIDP?", []
     )
     assert "intravenous immune globulin" in request.drug_aliases
+
+
+@pytest.mark.parametrize(
+    ("row", "age", "fits"),
+    [
+        ("Members 4 to 17 years: 0.8 mg/kg (maximum 40 mg) every other week.", 41, False),
+        ("Members 4 to 17 years: 0.8 mg/kg (maximum 40 mg) every other week.", 12, True),
+        ("Members 4 to 17 years: 0.8 mg/kg (maximum 40 mg) every other week.", None, True),
+        ("Adults 18 years and older: 40 mg every other week.", 41, True),
+        ("Adults 18 years and older: 40 mg every other week.", 16, False),
+        ("40 mg every other week.", 41, True),
+    ],
+)
+def test_a_policy_limit_for_another_age_band_is_not_the_patients(row, age, fits):
+    assert _for_age(row, age) is fits
+
+
+def _hit(title: str, text: str, section: str = "") -> Hit:
+    return Hit(doc_id="d", title=title, kind="study", chunk_id="c", text=text, section=section)
+
+
+def test_literature_on_another_indication_is_told_apart():
+    terms = ["moderate-to-severe plaque psoriasis", "plaque psoriasis"]
+    reveal = _hit("Adalimumab Therapy for Moderate to Severe Psoriasis (REVEAL)", "71% reached PASI 75.")
+    assert on_indication(reveal, "71% reached PASI 75.", terms)  # 'psoriasis', hyphens as spaces
+    solo = _hit("Dupilumab in atopic dermatitis: SOLO 1 and 2", "EASI-75 in 44% to 51%.")
+    assert not on_indication(solo, "EASI-75 in 44% to 51%.", ["eosinophilic gastritis"])
+    # a generic head noun ('syndrome') does not make a paper about another syndrome on-topic
+    other = _hit("Omalizumab in idiopathic anaphylaxis", "Most patients responded.")
+    assert not on_indication(other, "Most patients responded.", ["mast cell activation syndrome"])
+
+
+def test_other_indications_are_a_group_of_their_own_that_says_so():
+    a = make_assessment()
+    evidence = next(s for s in a.sections if s.key == "evidence")
+    evidence.bullets[2].other_indication = True  # the systematic review [5]
+    md = render(a, "md")
+    body = md[md.index("## Evidence") : md.index("## Patient")]
+    assert body.index("### Trials and studies") < body.index("### Other indications (context only)")
+    note = "These sources report on widgetumab in other indications than chronic widget disease"
+    assert note in body and note in render(a, "html")
+    doc = docx.Document(BytesIO(render(a, "docx")))
+    assert any(p.text.startswith(note) for p in doc.paragraphs)
+    for bullet in evidence.bullets:
+        bullet.other_indication = True
+    assert "The library holds no guideline, systematic review or trial on widgetumab" in render(a, "md")
