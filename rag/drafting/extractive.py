@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from rag.analysis import Analysis
+from rag.analysis.lexicon import drug_names
 from rag.analysis.policy import core_phrase
 from rag.drafting.findings import Reason, _and, reasons, verdict_summary
 from rag.drafting.relevance import about_requested, age_matters, on_indication
@@ -216,8 +217,14 @@ class ExtractiveGenerator:
             for sentence in text_sentences(hit.text):
                 if not _CAVEAT.search(sentence) or not 40 <= len(sentence) <= 350:
                     continue
-                if hit.kind != "drug_label" and not about_requested(hit, sentence, names):
-                    continue
+                if hit.kind != "drug_label" and not (
+                    about_requested(hit, sentence, names)
+                    or (
+                        not _other_drug(sentence, names)
+                        and on_indication(hit, sentence, [*analysis.indications, *cores])
+                    )
+                ):
+                    continue  # a caveat about this drug or this indication, not another drug's
                 if not age_matters(sentence, age):
                     continue  # a pediatric caveat says nothing about an adult
                 topical = any(re.search(rf"\b{re.escape(n)}\b", sentence, re.I) for n in names + cores)
@@ -361,6 +368,11 @@ def _short(text: str, size: int = 70) -> str:
 
 def _numbers(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
+
+
+def _other_drug(sentence: str, names: list[str]) -> bool:
+    wanted = {n.lower() for n in names}
+    return any(d.lower() not in wanted for d in drug_names(sentence))
 
 
 def _on_topic(label: str, terms: list[str]) -> bool:

@@ -52,6 +52,7 @@ def on_indication(hit: Hit, sentence: str, terms: list[str]) -> bool:
     """Whether a literature passage concerns the requested indication: its document's title, its
     section, the sentence or its passage names the indication (a term, its core phrase, its
     initialism, or the disease's own head noun: 'psoriasis' for 'plaque psoriasis')."""
+    terms = [*terms, *(p.strip() for t in terms for p in re.split(r"\s+and\s+|,\s*", t) if p.strip())]
     heads = [t.split()[-1] for t in terms if t.split() and len(t.split()[-1]) >= 6]
     terms = [*terms, *(h for h in heads if h.lower() not in _GENERIC_HEADS)]
     return any(named(terms, text) for text in (hit.title, hit.section, sentence, hit.text))
