@@ -3,5 +3,7 @@
 `loaders` read PDF (pypdf, per page), Markdown and text with front matter into `Document`s;
 `chunking` splits them on structure into `Chunk`s with exact offsets and deterministic ids;
 `embedding` runs the sentence-transformers model; `store` is the only chromadb import; `pipeline`
-ties them together idempotently (unchanged files cost nothing). Nothing here imports `rag`.
+ties them together idempotently (unchanged files cost nothing) and crash-safely: `manifest` marks a
+document complete only after its chunks are in, `parsing` reads PDFs in a worker process with time
+and memory limits, `integrity` checks the store against the manifest. Nothing here imports `rag`.
 """

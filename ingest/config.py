@@ -66,6 +66,26 @@ class IngestSettings(_Group):
         default_factory=list, description="Passwords tried on encrypted PDFs (after the empty one)."
     )
     upsert_batch: int = Field(256, ge=1, description="Chunks per store write.")
+    parse_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Wall-clock seconds a PDF may take to parse (plus parse_timeout_per_page_s per "
+        "page); past it the worker is killed and the file is reported.",
+    )
+    parse_timeout_per_page_s: float = Field(
+        0.5, ge=0, description="Seconds added to parse_timeout_s for each page of the PDF."
+    )
+    parse_memory_mb: int = Field(
+        1024,
+        ge=256,
+        description="Address-space limit (MB) of the worker process that parses PDFs (RLIMIT_AS).",
+    )
+    max_decompressed_mb: int = Field(
+        200,
+        ge=1,
+        description="Largest stream (MB) pypdf may decompress or read from a PDF; larger streams "
+        "(decompression bombs) fail that file.",
+    )
 
 
 def stable_hash(payload: object, length: int = 16) -> str:

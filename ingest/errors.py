@@ -24,7 +24,17 @@ class DocumentError(MeddraftError):
     def __init__(self, path: Path | str, detail: str) -> None:
         self.path = Path(path)
         self.detail = detail
-        super().__init__(f"{self.path}: {detail}")
+        super().__init__(f"{self.path}: {self.message}")
+
+    @property
+    def message(self) -> str:
+        """One sentence: the reason, then the detail, unless the detail already starts with it."""
+        if self.detail.lower().startswith(self.reason.lower()):
+            return self.detail
+        return f"{self.reason}: {self.detail}"
+
+    def __reduce__(self):  # crosses the pipe from the parsing worker intact
+        return (type(self), (self.path, self.detail))
 
 
 class UnsupportedFileError(DocumentError):
@@ -45,6 +55,26 @@ class NoTextLayerError(DocumentError):
 
 class MalformedPDFError(DocumentError):
     reason = "malformed PDF"
+
+
+class UnsupportedPDFError(DocumentError):
+    reason = "unsupported PDF feature"
+
+
+class ParseLimitError(DocumentError):
+    """Parsing went over a limit: decompressed size, memory or time (the `ingest.*` settings)."""
+
+    reason = "over a parsing limit"
+
+    @property
+    def message(self) -> str:  # the detail names the limit and the setting that raises it
+        return self.detail
+
+
+class ParserCrashError(DocumentError):
+    """The worker process parsing the file died."""
+
+    reason = "the parser crashed"
 
 
 class FrontMatterError(DocumentError):

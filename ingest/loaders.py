@@ -5,10 +5,11 @@ Every failure raises a `DocumentError` subclass whose message says what was wron
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from ingest.errors import (
     FrontMatterError,
     MalformedPDFError,
     NoTextLayerError,
+    ParseLimitError,
     UnsupportedFileError,
+    UnsupportedPDFError,
 )
 
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
@@ -33,6 +36,8 @@ SIDECAR_SUFFIX = ".yaml"
 MIN_CHARS_PER_PAGE = 16
 # Bumped when parsing or chunking changes, so re-ingest re-chunks every document.
 PARSER_VERSION = "1"
+DEFAULT_MAX_DECOMPRESSED_MB = 200
+_MB = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,14 @@ def load(
     default_kind: str = "study",
     passwords: Iterable[str] = (),
     content_hash: str | None = None,
+    max_decompressed_mb: int = DEFAULT_MAX_DECOMPRESSED_MB,
+    on_pages: Callable[[int], None] | None = None,
 ) -> Document:
-    """Parse one file into a Document, or raise the DocumentError that says why not."""
+    """Parse one file into a Document, or raise the DocumentError that says why not.
+
+    `max_decompressed_mb` bounds every stream pypdf decompresses or reads; `on_pages` is told a
+    PDF's page count as soon as it is known (the parsing worker extends its deadline with it).
+    """
     path = source.path
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
@@ -95,12 +106,13 @@ def load(
             path, f"unsupported file type '{suffix or path.name}': meddraft reads .pdf, .md, .txt"
         )
     if not path.exists():
-        raise EmptyFileError(path, "file not found")
+        raise EmptyFileError(path, "file not found: check the path")
     if path.stat().st_size == 0:
         raise EmptyFileError(path, "empty file (0 bytes): nothing to ingest")
     digest = content_hash or file_hash(source)
     if suffix in PDF_SUFFIXES:
-        return _load_pdf(source, default_kind, list(passwords), digest)
+        limits = pdf_limits(max_decompressed_mb)
+        return _load_pdf(source, default_kind, list(passwords), digest, limits, on_pages)
     return _load_text(source, default_kind, digest)
 
 
@@ -184,25 +196,83 @@ def clean_text(text: str) -> str:
 # --- PDF ------------------------------------------------------------------------------------
 
 
-def _load_pdf(source: SourceFile, default_kind: str, passwords: list[str], digest: str) -> Document:
+def pdf_limits(max_decompressed_mb: int) -> dict[str, int]:
+    """pypdf's size limits (its `Configuration`, formerly `pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH`
+    and friends), all set from the one setting `ingest.max_decompressed_mb`."""
+    size = max_decompressed_mb * _MB
+    return {
+        "maximum_declared_stream_length": size,
+        "array_based_stream_maximum_output_length": size,
+        "jbig2_maximum_output_length": size,
+        "lzw_maximum_output_length": size,
+        "run_length_maximum_output_length": size,
+        "zlib_maximum_output_length": size,
+        "brotli_maximum_output_length": size,
+        "image_maximum_buffer_size": size,
+        "stream_decoding_work_maximum_length": max(300 * _MB, 2 * size),
+    }
+
+
+# pypdf's LimitReachedError messages that are about sizes (the other limits are about structure).
+_SIZE_LIMIT = re.compile(
+    r"decompress|stream length|declared size|output bytes|buffer size|"
+    r"decoding work|requested length|memory limit",
+    re.I,
+)
+
+
+def _load_pdf(
+    source: SourceFile,
+    default_kind: str,
+    passwords: list[str],
+    digest: str,
+    limits: dict[str, int],
+    on_pages: Callable[[int], None] | None,
+) -> Document:
     import pypdf
-    from pypdf.errors import PdfReadError, PdfStreamError
+    from pypdf.errors import LimitReachedError, PdfReadError, PdfStreamError
 
     path = source.path
+    known = {f.name for f in dataclasses.fields(pypdf.Configuration)}  # fields differ by version
     try:
-        reader = pypdf.PdfReader(path)
-        if reader.is_encrypted:
-            _decrypt(reader, path, passwords)
-        page_texts = [_page_text(page) for page in reader.pages]
-        info = reader.metadata or {}
+        with pypdf.apply_configuration(**{k: v for k, v in limits.items() if k in known}):
+            reader = pypdf.PdfReader(path)
+            if reader.is_encrypted:
+                _decrypt(reader, path, passwords)
+            if on_pages is not None:
+                on_pages(len(reader.pages))
+            page_texts = [_page_text(page) for page in reader.pages]
+            info = reader.metadata or {}
     except (EncryptedPDFError, NoTextLayerError):
         raise
-    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, OSError) as exc:
+    except LimitReachedError as exc:
+        if _SIZE_LIMIT.search(str(exc)):
+            mb = limits["zlib_maximum_output_length"] // _MB
+            raise ParseLimitError(
+                path,
+                f"compressed stream larger than the limit ({mb} MB once decompressed; pypdf: "
+                f"{str(exc).rstrip('.')}); "
+                "raise ingest.max_decompressed_mb to allow it",
+            ) from exc
+        raise MalformedPDFError(
+            path,
+            f"malformed PDF: it trips a safety limit of pypdf ({exc}); re-export or repair the file",
+        ) from exc
+    except NotImplementedError as exc:
+        raise UnsupportedPDFError(
+            path,
+            f"unsupported PDF feature ({exc}); re-export the file (e.g. print it to PDF) and ingest it again",
+        ) from exc
+    except RecursionError as exc:
+        raise MalformedPDFError(
+            path, "malformed PDF: its objects nest too deeply to read; re-export or repair the file"
+        ) from exc
+    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
         raise MalformedPDFError(
             path, f"malformed PDF ({type(exc).__name__}: {exc}); re-export or repair the file"
         ) from exc
     if not page_texts:
-        raise MalformedPDFError(path, "PDF has no pages")
+        raise MalformedPDFError(path, "malformed PDF: it has no pages; re-export or repair the file")
 
     total = sum(len(t.strip()) for t in page_texts)
     if total < MIN_CHARS_PER_PAGE * len(page_texts):
@@ -253,7 +323,11 @@ def _decrypt(reader, path: Path, passwords: list[str]) -> None:
             if reader.decrypt(password):
                 return
         except DependencyError as exc:
-            raise EncryptedPDFError(path, f"encrypted with a cipher pypdf cannot open: {exc}") from exc
+            raise EncryptedPDFError(
+                path,
+                f"encrypted PDF with a cipher pypdf cannot open ({exc}); decrypt it "
+                "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf) and ingest the result",
+            ) from exc
     hint = "the password(s) given did not open it" if passwords else "no password was given"
     raise EncryptedPDFError(path, f"encrypted PDF and {hint}: pass the user password with --password")
 

@@ -1,16 +1,24 @@
-"""Files -> documents -> chunks -> embeddings -> store, idempotently.
+"""Files -> documents -> chunks -> embeddings -> store, idempotently and crash-safely.
 
-Unchanged files (same content hash from the same path) are skipped without parsing; changed
-files get their new chunks embedded and their stale chunks deleted (chunks whose id survives keep
-their vectors); files that disappeared from a folder that is ingested again are removed. A file
-that fails is reported with its reason and the previous version, if any, stays in the store.
+A document is either wholly in the store or not at all. Its manifest row is written `pending`
+first, then its chunks, then the row is marked `complete` (`ingest/manifest.py`); chunks are
+batched across files for the model, and a document is marked as soon as its last chunk lands.
+A run starts by removing every document a killed run left `pending` and ingesting its file
+again; when Chroma's chunk count differs from the manifest's, every document is verified and
+the inconsistent ones are treated the same way (`meddraft repair` always verifies).
+
+Unchanged files (a complete manifest row with the same content hash, from the same path) are
+skipped without parsing; changed files get their new chunks embedded and their stale chunks
+deleted (chunks whose id survives keep their vectors); files that disappeared from a folder that
+is ingested again are removed. PDFs are parsed in a worker process with time and memory limits
+(`ingest/parsing.py`). A file that fails is reported with its reason, its previous version, if
+any, stays in the store, and the rest of the batch lands.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,78 +27,43 @@ from ingest.config import ChunkingSettings, IngestSettings, stable_hash
 from ingest.documents import Chunk, Document
 from ingest.embedding import Embedder
 from ingest.errors import DocumentError, DuplicateDocumentError
+from ingest.integrity import StoreStatus, store_status, verify
 from ingest.loaders import SUPPORTED, SourceFile, discover, file_hash, load
-from ingest.store import DocRecord, Store, chunk_metadata
+from ingest.manifest import Entry, write_lock
+from ingest.parsing import Parser
+from ingest.report import STATUSES, FileOutcome, IngestReport, Progress
+from ingest.store import Store, chunk_metadata
 
-STATUSES = ("added", "updated", "unchanged", "removed", "failed", "skipped")
+__all__ = [
+    "STATUSES",
+    "FileOutcome",
+    "Indexer",
+    "IngestReport",
+    "Progress",
+    "StoreStatus",
+    "store_status",
+]
 EMBED_BATCH = 64
 
 
 @dataclass
-class FileOutcome:
-    path: Path
-    status: str
-    doc_id: str | None = None
-    chunks: int = 0
-    reason: str | None = None
-    warnings: list[str] = field(default_factory=list)
+class _Open:
+    """A document whose chunks are being written: how many are still queued, what goes after."""
+
+    remaining: int
+    stale: list[str] = field(default_factory=list)
 
 
 @dataclass
-class IngestReport:
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-    chunks_embedded: int = 0
-    tokens_embedded: int = 0
+class _Run:
+    """What one run knows: the manifest's complete documents, and what this run has claimed."""
 
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def failed(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def changed(self) -> bool:
-        return any(o.status in ("added", "updated", "removed") for o in self.outcomes)
-
-    def summary(self) -> str:
-        parts = ", ".join(f"{self.count(s)} {s}" for s in STATUSES)
-        rate = self.chunks_embedded / self.seconds if self.seconds else 0.0
-        line = (
-            f"{parts}; {self.chunks_embedded} chunks ({self.tokens_embedded} tokens) embedded "
-            f"in {self.seconds:.1f} s ({rate:.1f} chunks/s)"
-        )
-        return line if self.changed or self.failed else f"nothing changed: {line}"
-
-    def to_dict(self) -> dict:
-        return {
-            "counts": {s: self.count(s) for s in STATUSES},
-            "chunks_embedded": self.chunks_embedded,
-            "tokens_embedded": self.tokens_embedded,
-            "seconds": round(self.seconds, 3),
-            "files": [
-                {
-                    "path": str(o.path),
-                    "status": o.status,
-                    "doc_id": o.doc_id,
-                    "chunks": o.chunks,
-                    "reason": o.reason,
-                    "warnings": o.warnings,
-                }
-                for o in self.outcomes
-            ],
-        }
-
-
-@dataclass
-class Progress:
-    """Hooks a front end can set to show progress; all optional."""
-
-    files: Callable[[int], None] = lambda total: None
-    file_done: Callable[[FileOutcome], None] = lambda outcome: None
-    chunks: Callable[[int], None] = lambda total: None
-    embedded: Callable[[int], None] = lambda n: None
+    key: str
+    passwords: list[str]
+    existing: dict[str, Entry]
+    by_path: dict[str, Entry]
+    parser: Parser
+    claimed: dict[str, str] = field(default_factory=dict)  # doc id -> path, for this run
 
 
 class Indexer:
@@ -109,6 +82,7 @@ class Indexer:
         self.settings = ingest or IngestSettings()
         self._chunker: Chunker | None = None
         self._pending: list[tuple[Chunk, dict]] = []
+        self._open: dict[str, _Open] = {}
 
     @property
     def chunker(self) -> Chunker:
@@ -130,37 +104,103 @@ class Indexer:
         rebuild: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
+        """Bring the store in step with `paths` (files or folders)."""
+        return self._run(paths, passwords, rebuild, progress, thorough=False)
+
+    def repair(self, *, passwords: Iterable[str] = (), progress: Progress | None = None) -> IngestReport:
+        """Verify every document against the manifest; remove the inconsistent ones and ingest
+        their files again (a document whose file is gone is only removed)."""
+        return self._run([], passwords, False, progress, thorough=True)
+
+    def _run(
+        self,
+        paths: Sequence[Path | str],
+        passwords: Iterable[str],
+        rebuild: bool,
+        progress: Progress | None,
+        thorough: bool,
+    ) -> IngestReport:
         started = time.perf_counter()
         progress = progress or Progress()
         report = IngestReport()
-        passwords = [*self.settings.passwords, *passwords]
-        if rebuild:
-            self.store.drop()
-        if self.store.identity():
-            self.store.check_model(self.embedder.name)
-        existing = self.store.documents()
-        by_path = {rec.source_path: rec for rec in existing.values()}
-        sources = self._sources(paths, report)
-        progress.files(len(sources))
-        seen_paths: set[str] = set()
-        claimed: dict[str, str] = {}  # doc id -> path, for this run
-        key = self.chunking_key()
-        for source in sources:
-            seen_paths.add(str(source.path))
-            outcome = self._one(source, key, passwords, existing, by_path, claimed, report, progress)
-            report.outcomes.append(outcome)
-            progress.file_done(outcome)
-        self._flush(progress, report)
-        roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-        for rec in existing.values():
-            gone = rec.source_path not in seen_paths and rec.doc_id not in claimed
-            if gone and any(Path(rec.source_path).is_relative_to(r) for r in roots):
-                self.store.delete_document(rec.doc_id)
-                report.outcomes.append(
-                    FileOutcome(Path(rec.source_path), "removed", rec.doc_id, rec.n_chunks)
-                )
+        self._pending, self._open = [], {}
+        with write_lock(self.store.settings.path, self.store.location), Parser(self.settings) as parser:
+            if rebuild:
+                self.store.drop()
+            if self.store.identity():
+                self.store.check_model(self.embedder.name)
+            again = self._recover(report, thorough)
+            existing = self.store.manifest.entries("complete")
+            run = _Run(
+                self.chunking_key(),
+                [*self.settings.passwords, *passwords],
+                existing,
+                {e.source_path: e for e in existing.values()},
+                parser,
+            )
+            sources = self._sources(paths, report)
+            named = {s.path for s in sources}
+            sources += [s for s in again if s.path not in named]
+            progress.files(len(sources))
+            seen_paths: set[str] = set()
+            for source in sources:
+                seen_paths.add(str(source.path))
+                outcome = self._one(source, run, report, progress)
+                report.outcomes.append(outcome)
+                progress.file_done(outcome)
+            self._flush(progress, report)
+            roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+            for entry in existing.values():
+                gone = entry.source_path not in seen_paths and entry.doc_id not in run.claimed
+                if gone and any(Path(entry.source_path).is_relative_to(r) for r in roots):
+                    self._remove(entry.doc_id)
+                    report.outcomes.append(
+                        FileOutcome(Path(entry.source_path), "removed", entry.doc_id, entry.n_chunks)
+                    )
         report.seconds = time.perf_counter() - started
         return report
+
+    # --- recovery -----------------------------------------------------------------------------
+
+    def _recover(self, report: IngestReport, thorough: bool) -> list[SourceFile]:
+        """Remove what a killed run left half-written (and, when verifying, every inconsistent
+        document); return the files to ingest again."""
+        manifest = self.store.manifest
+        again: list[SourceFile] = []
+        for entry in manifest.entries("pending").values():
+            n = self._remove(entry.doc_id)
+            back = _source_of(entry.source_path, entry.source_root)
+            report.recovered.append(
+                f"{entry.doc_id} was left incomplete by an interrupted ingest ({n} chunks in the store, "
+                f"{entry.n_chunks} expected): removed{', and its file ingested again' * bool(back)}"
+            )
+            again += back
+        expected = sum(e.n_chunks for e in manifest.entries("complete").values())
+        if not thorough and manifest.exists() and self.store.count() == expected:
+            return again
+        check = verify(self.store)
+        adoptable = {e.doc_id: e for e in check.adoptable}
+        manifest.adopt(adoptable.values())
+        report.adopted = len(adoptable)
+        for problem in check.problems:
+            if problem.doc_id in adoptable:
+                continue
+            self._remove(problem.doc_id)
+            back = _source_of(problem.source_path, problem.source_root) if problem.source_path else []
+            again_note = ", and its file ingested again" * bool(back)
+            report.recovered.append(f"{problem.message}: removed{again_note}")
+            again += back
+        return again
+
+    def _remove(self, doc_id: str) -> int:
+        """Remove a document: marked pending first, so a crash half-way is finished next time."""
+        manifest = self.store.manifest
+        manifest.mark_pending(doc_id)
+        removed = self.store.delete_document(doc_id)
+        manifest.forget(doc_id)
+        return removed
+
+    # --- one file -----------------------------------------------------------------------------
 
     def _sources(self, paths: Sequence[Path | str], report: IngestReport) -> list[SourceFile]:
         sources = []
@@ -176,64 +216,63 @@ class Indexer:
                 sources.append(source)
         return sources
 
-    def _one(
-        self,
-        source: SourceFile,
-        key: str,
-        passwords: list[str],
-        existing: dict[str, DocRecord],
-        by_path: dict[str, DocRecord],
-        claimed: dict[str, str],
-        report: IngestReport,
-        progress: Progress,
-    ) -> FileOutcome:
+    def _one(self, source: SourceFile, run: _Run, report: IngestReport, progress: Progress) -> FileOutcome:
         path = source.path
         try:
             if path.suffix.lower() not in SUPPORTED:
                 load(source)  # raises the unsupported-type error with its message
-            digest = file_hash(source, key) if path.stat().st_size else ""
-            previous = by_path.get(str(path))
+            digest = file_hash(source, run.key) if path.stat().st_size else ""
+            previous = run.by_path.get(str(path))
             if previous and previous.content_hash == digest:
-                if previous.doc_id in claimed:
+                if previous.doc_id in run.claimed:
                     raise DuplicateDocumentError(
-                        path, f"id {previous.doc_id!r} is also used by {claimed[previous.doc_id]}"
+                        path, f"id {previous.doc_id!r} is also used by {run.claimed[previous.doc_id]}"
                     )
-                claimed[previous.doc_id] = str(path)
+                run.claimed[previous.doc_id] = str(path)
                 return FileOutcome(path, "unchanged", previous.doc_id, previous.n_chunks)
-            doc = load(
-                source,
-                default_kind=self.settings.default_kind,
-                passwords=passwords,
-                content_hash=digest,
-            )
-            self._check_unique(doc, existing, claimed)
-            claimed[doc.id] = str(path)
+            doc = run.parser.parse(source, passwords=run.passwords, content_hash=digest)
+            self._check_unique(doc, run)
+            run.claimed[doc.id] = str(path)
             if previous and previous.doc_id != doc.id:  # the file's id changed
-                self.store.delete_document(previous.doc_id)
-            n = self._write(doc, progress, report)
-            status = "updated" if doc.id in existing or previous else "added"
+                self._remove(previous.doc_id)
+            n = self._write(doc, source, progress, report)
+            status = "updated" if doc.id in run.existing or previous else "added"
             return FileOutcome(path, status, doc.id, n, warnings=doc.warnings)
         except DocumentError as exc:
-            return FileOutcome(path, "failed", reason=f"{exc.reason}: {exc.detail}")
+            return FileOutcome(path, "failed", reason=exc.message)
 
-    def _check_unique(self, doc: Document, existing: dict[str, DocRecord], claimed: dict[str, str]) -> None:
-        if doc.id in claimed:
+    def _check_unique(self, doc: Document, run: _Run) -> None:
+        if doc.id in run.claimed:
             raise DuplicateDocumentError(
                 doc.path,
-                f"id {doc.id!r} is also used by {claimed[doc.id]}: give each file its own id",
+                f"id {doc.id!r} is also used by {run.claimed[doc.id]}: give each file its own id",
             )
-        other = existing.get(doc.id)
+        other = run.existing.get(doc.id)
         if other and other.source_path != str(doc.path) and Path(other.source_path).exists():
             raise DuplicateDocumentError(
                 doc.path,
                 f"id {doc.id!r} is already used by {other.source_path}: give each file its own id",
             )
 
-    def _write(self, doc: Document, progress: Progress, report: IngestReport) -> int:
-        """Chunk a document, queue its new chunks for embedding, drop its stale chunks."""
+    def _write(self, doc: Document, source: SourceFile, progress: Progress, report: IngestReport) -> int:
+        """Chunk a document, mark it pending, queue its new chunks, drop its stale chunks once the
+        new ones are in; it is marked complete when its last chunk lands (`_landed`)."""
         chunks = self.chunker.chunk(doc)
         if not chunks:
             raise DocumentError(doc.path, "no text to index after parsing")
+        self.store.manifest.begin(
+            Entry(
+                doc.id,
+                "pending",
+                str(doc.path),
+                str(source.root) if source.root else None,
+                doc.content_hash,
+                [c.id for c in chunks],
+                doc.meta.kind,
+                doc.meta.case_id,
+                doc.title,
+            )
+        )
         old_ids = set(self.store.chunk_ids(doc.id))
         metas = [
             chunk_metadata(c, source_path=str(doc.path), content_hash=doc.content_hash, n_chunks=len(chunks))
@@ -241,16 +280,22 @@ class Indexer:
         ]
         kept = [(c.id, m) for c, m in zip(chunks, metas, strict=True) if c.id in old_ids]
         fresh = [(c, m) for c, m in zip(chunks, metas, strict=True) if c.id not in old_ids]
-        progress.chunks(len(fresh))
-        self._pending.extend(fresh)
-        self._flush(progress, report, full_batches_only=True)
         if kept:
             self.store.update_metadata([i for i, _ in kept], [m for _, m in kept])
-        stale = old_ids - {c.id for c in chunks}
-        if stale:
-            self._flush(progress, report)  # new vectors land before the old ones go
-            self.store.delete(sorted(stale))
+        self._open[doc.id] = _Open(len(fresh), sorted(old_ids - {c.id for c in chunks}))
+        progress.chunks(len(fresh))
+        self._pending.extend(fresh)
+        if not fresh:
+            self._landed(doc.id)
+        self._flush(progress, report, full_batches_only=True)
         return len(chunks)
+
+    def _landed(self, doc_id: str) -> None:
+        """Every new chunk of the document is in: delete its stale chunks, then mark it complete."""
+        done = self._open.pop(doc_id)
+        if done.stale:
+            self.store.delete(done.stale)
+        self.store.manifest.mark_complete(doc_id)
 
     def _flush(self, progress: Progress, report: IngestReport, full_batches_only: bool = False) -> None:
         """Embed queued chunks in model-sized batches (across files) and write them."""
@@ -265,37 +310,17 @@ class Indexer:
             report.chunks_embedded += len(batch)
             report.tokens_embedded += sum(c.n_tokens for c, _ in batch)
             progress.embedded(len(batch))
+            for chunk, _ in batch:
+                state = self._open[chunk.doc_id]
+                state.remaining -= 1
+                if state.remaining == 0:
+                    self._landed(chunk.doc_id)
 
 
-@dataclass
-class StoreStatus:
-    location: str
-    embedding_model: str | None
-    chunking: dict
-    documents: int
-    chunks: int
-    by_kind: dict[str, dict[str, int]]
-    by_case: dict[str, dict[str, int]]
-
-    def to_dict(self) -> dict:
-        return self.__dict__.copy()
-
-
-def store_status(store: Store) -> StoreStatus:
-    identity = store.identity()
-    docs = store.documents().values()
-    by_kind: dict[str, Counter] = {}
-    by_case: dict[str, Counter] = {}
-    for rec in docs:
-        by_kind.setdefault(rec.kind, Counter()).update(documents=1, chunks=rec.n_chunks)
-        if rec.case_id:
-            by_case.setdefault(rec.case_id, Counter()).update(documents=1, chunks=rec.n_chunks)
-    return StoreStatus(
-        location=store.location,
-        embedding_model=identity.get("embedding_model"),
-        chunking={k.removeprefix("chunking_"): v for k, v in identity.items() if k.startswith("chunking_")},
-        documents=len(docs),
-        chunks=store.count(),
-        by_kind={k: dict(v) for k, v in sorted(by_kind.items())},
-        by_case={k: dict(v) for k, v in sorted(by_case.items())},
-    )
+def _source_of(path: str, root: str | None) -> list[SourceFile]:
+    """The file to ingest again, if it is still there (found under `root` when it was)."""
+    file = Path(path)
+    if not file.is_file():
+        return []
+    base = Path(root) if root and file.is_relative_to(root) else None
+    return [SourceFile(file, base)]

@@ -16,6 +16,7 @@ from typing import Any
 from ingest.config import StoreSettings
 from ingest.documents import NO_CASE, Chunk
 from ingest.errors import StoreError, StoreMismatchError
+from ingest.manifest import Manifest
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -24,7 +25,8 @@ _DOC_FIELDS = ("doc_id", "kind", "title", "source", "year", "date", "case_id", "
 
 @dataclass
 class DocRecord:
-    """What the store knows of one ingested document (read from its first chunk)."""
+    """What the chunks say of one ingested document (read from its first chunk); whether the
+    document is whole is the manifest's to say (`ingest/manifest.py`)."""
 
     doc_id: str
     kind: str
@@ -77,6 +79,7 @@ class Store:
         self.settings = settings
         self.client = client or _make_client(settings)
         self._collection = None
+        self.manifest = Manifest(settings.path, settings.collection)
 
     @property
     def location(self) -> str:
@@ -134,9 +137,12 @@ class Store:
             )
 
     def drop(self) -> None:
+        """Delete the collection and its manifest rows."""
         if self._existing() is not None:
             self.client.delete_collection(self.settings.collection)
         self._collection = None
+        if self.manifest.exists():
+            self.manifest.clear()
 
     @property
     def collection(self):
@@ -189,6 +195,18 @@ class Store:
         if self._existing() is None:
             return []
         return self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+
+    def scan(self, page: int = 5000) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every chunk id actually in the collection with its metadata, a page at a time."""
+        if self._existing() is None:
+            return
+        offset = 0
+        while True:
+            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
+            yield from zip(got["ids"], [m or {} for m in got["metadatas"]], strict=True)
+            if len(got["ids"]) < page:
+                return
+            offset += page
 
     def documents(self) -> dict[str, DocRecord]:
         """Every ingested document, keyed by id."""

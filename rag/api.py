@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 from ingest.store import Store
 from rag.analysis import Analysis, analyse
+from rag.analysis.request import RequestError
 from rag.drafting import Generator, build_generator
 from rag.drafting.citations import number_citations, verify
 from rag.drafting.evidence import retrieve_for
 from rag.drafting.findings import FINDINGS_KEY, findings_section, reasons
+from rag.questions import check_question, no_drug, require_dose
 from rag.retrieval import scope
 from rag.retrieval.hybrid import Retriever
 from rag.retrieval.passages import fetch
@@ -38,6 +40,12 @@ def _cited(assessment: Assessment) -> set[str]:
     cited |= {cid for s in assessment.sections for b in s.bullets for cid in b.chunk_ids}
     cited |= {cid for c in assessment.dosing.comparators for cid in c.chunk_ids}
     return cited
+
+
+def _has_request_form(store: Store, case_id: str) -> bool:
+    from rag.retrieval.passages import load_case
+
+    return any(d.kind == "request" for d in load_case(store, case_id))
 
 
 def draft_sources(store: Store, case_id: str, hits: list[Hit], cited: set[str]) -> dict[str, Hit]:
@@ -64,11 +72,16 @@ def assess(
     from rag.components import build_embedder, build_retriever, build_store
 
     started = time.perf_counter()
+    question = check_question(question)  # empty: a usage error; not English: refused
     settings = settings or load_settings()
     store = store or build_store(settings)
     embedder = embedder or build_embedder(settings)
     store.check_model(embedder.name)
-    analysis = analyse(question, case_id, settings, store=store, embedder=embedder)
+    try:
+        analysis = analyse(question, case_id, settings, store=store, embedder=embedder)
+    except RequestError as exc:  # neither the question nor the request form names a drug
+        raise no_drug(question, _has_request_form(store, case_id)) from exc
+    require_dose(analysis.request, [d for d in analysis.facts.docs if d.kind == "request"])
     retriever = retriever or build_retriever(settings, store, embedder)
     hits = retrieve_for(analysis, retriever, settings)
     generator = generator or build_generator(settings)

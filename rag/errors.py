@@ -26,14 +26,29 @@ __all__ = [
     "LLMTransportError",
     "MeddraftError",
     "PromptError",
+    "QuestionError",
     "ScopeError",
     "StoreError",
     "StoreMismatchError",
+    "UnansweredQuestionError",
 ]
 
 
 class ConfigError(MeddraftError):
     """Settings that cannot be used (bad value, unknown key, missing file)."""
+
+
+class QuestionError(MeddraftError):
+    """The question cannot be asked as given (empty or blank): a usage error."""
+
+
+class UnansweredQuestionError(MeddraftError):
+    """The question was read, but what it asks cannot be found (no drug, no dose, a language the
+    analysis does not read): no verdict is drafted. `understood` says what was read."""
+
+    def __init__(self, message: str, understood: list[str]) -> None:
+        self.understood = understood
+        super().__init__(message)
 
 
 class CaseNotFoundError(MeddraftError):

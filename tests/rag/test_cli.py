@@ -19,12 +19,12 @@ def test_ingest_then_status(tmp_path, mini_corpus, capsys):
 def test_ingest_exit_code_and_one_line_per_failure(tmp_path, mini_corpus, capsys):
     (mini_corpus / "bad.md").write_text("---\nkind: clinical_note\n---\nx\n")
     code = main(["ingest", str(mini_corpus), "--store", str(tmp_path / "s"), "--format", "json"])
-    assert code == 1
+    assert code == 3
     report = json.loads(capsys.readouterr().out)
     assert report["counts"]["failed"] == 1 and report["counts"]["added"] == 4
     code = main(["ingest", str(mini_corpus), "--store", str(tmp_path / "s"), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 3
     assert [line for line in err.splitlines() if line.startswith("FAILED")] == [
         f"FAILED  {mini_corpus / 'bad.md'}: invalid metadata: front matter: "
         "case_id is required for kind clinical_note"

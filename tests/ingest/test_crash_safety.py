@@ -1,0 +1,196 @@
+"""kill -9 during ingest loses nothing for good: a real `meddraft ingest` subprocess is killed at
+several points, and the next run leaves the store equal, chunk for chunk, to a clean ingest.
+`status --verify` sees what metadata hides, and `repair` fixes it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ingest.config import StoreSettings
+from ingest.manifest import Entry, Manifest, writer_pid
+from ingest.store import Store
+from rag.cli import main
+from tests.conftest import REPO
+
+LONG_ID = "long-review"
+
+
+def _long_review(sections: int = 150) -> str:
+    """A systematic review long enough for several embedding batches (about one chunk a section)."""
+    parts = [
+        "---\nid: long-review\nkind: systematic_review\ntitle: Widgetumab in chronic widget disease\n"
+        "source: Journal of Widget Medicine\nyear: 2024\n---\n# Widgetumab in chronic widget disease\n"
+    ]
+    for n in range(sections):
+        parts.append(
+            f"\n## Study {n}: cohort of {40 + n} patients\n"
+            f"In study {n}, {40 + n} adults with chronic widget disease received widgetumab "
+            f"{100 + n} mg every {2 + n % 3} weeks for {12 + n % 9} weeks. The mean widget score fell "
+            f"from {18 + n % 5} to {9 + n % 4}; {n % 7 + 1} patients stopped for adverse events, "
+            f"mostly injection-site reactions, and {n % 3} had a flare after stopping. Response at "
+            f"week {12 + n % 9} was defined as a fall of at least {4 + n % 3} points.\n"
+        )
+    return "".join(parts)
+
+
+@pytest.fixture
+def corpus(mini_corpus: Path, shared_data: Path) -> Path:
+    """The mini corpus, a real PDF (parsed in the worker) and one long review, last in order."""
+    shutil.copy(shared_data / "pdfs/medical_text/fda_ibuprofen_label_2024.pdf", mini_corpus / "literature")
+    (mini_corpus / "literature/zz-long-review.md").write_text(_long_review(), encoding="utf-8")
+    return mini_corpus
+
+
+def _entries(store: Path) -> dict[str, Entry]:
+    manifest = Manifest(store, "meddraft")
+    try:
+        return manifest.entries()
+    except sqlite3.Error:  # the writer may be creating the file right now
+        return {}
+    finally:
+        manifest.close()
+
+
+def _ingest_killed_when(corpus: Path, store: Path, fire: Callable[[subprocess.Popen], bool]) -> None:
+    """Run `meddraft ingest` and kill -9 it the moment `fire` says so; fail if it finished first."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--store", str(store), "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        if fire(proc):
+            proc.kill()  # SIGKILL: no cleanup of any kind runs
+            proc.wait()
+            return
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail(f"ingest ended (exit {proc.returncode}) before the kill point was reached")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+
+
+def _ids_by_doc(store: Store) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for chunk_id, meta in store.scan():
+        out.setdefault(meta["doc_id"], []).append(chunk_id)
+    return {doc: sorted(ids) for doc, ids in out.items()}
+
+
+@pytest.mark.slow
+def test_kill_9_at_several_points_then_ingest_equals_a_clean_ingest(tmp_path, corpus, indexer, capsys):
+    store_dir = tmp_path / "killed"
+
+    # 1. after the first documents are marked complete, mid-way through the long review: the
+    #    batch that completed them also carried its first chunks
+    def mid_long_review(_proc) -> bool:
+        rows = _entries(store_dir)
+        return LONG_ID in rows and not rows[LONG_ID].complete and any(e.complete for e in rows.values())
+
+    _ingest_killed_when(corpus, store_dir, mid_long_review)
+    check = _cli("status", "--store", str(store_dir), "--verify", "--format", "json")
+    assert check.returncode == 3, check.stderr
+    problems = json.loads(check.stdout)["problems"]
+    partial = re.fullmatch(
+        r"long-review was left incomplete by an interrupted ingest \((\d+) of (\d+) chunks present\)",
+        problems[0],
+    )
+    assert len(problems) == 1 and partial, problems
+    present, total = int(partial.group(1)), int(partial.group(2))
+    assert 0 < present < total  # the crash window: some chunks written, the document not done
+
+    # 2. as soon as the next run holds the store (start-up, recovery)
+    _ingest_killed_when(corpus, store_dir, lambda proc: writer_pid(store_dir) == str(proc.pid))
+
+    # 3. once the long review is being written again by a third run, after a moment
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    seen: list[float] = []
+
+    def rewriting(_proc) -> bool:
+        entry = _entries(store_dir).get(LONG_ID)
+        if entry is not None and not entry.complete and entry.updated_at >= started and not seen:
+            seen.append(time.monotonic())
+        return bool(seen) and time.monotonic() - seen[0] > 1.5
+
+    _ingest_killed_when(corpus, store_dir, rewriting)
+
+    # the next full run finishes the job and reports what it recovered
+    final = _cli("ingest", str(corpus), "--store", str(store_dir), "--format", "json")
+    assert final.returncode == 0, final.stderr
+    report = json.loads(final.stdout)
+    assert report["counts"]["failed"] == 0
+    statuses = {f["doc_id"]: f["status"] for f in report["files"]}
+    assert statuses[LONG_ID] == "added" and statuses["policy-widgetumab"] == "unchanged"
+
+    # the same chunks, document by document, as a clean ingest of the same files
+    clean = indexer.ingest([corpus])
+    assert not clean.failed
+    expected = _ids_by_doc(indexer.store)
+    store = Store(StoreSettings(path=store_dir))
+    assert _ids_by_doc(store) == expected
+    assert store.count() == sum(len(ids) for ids in expected.values())
+    entries = store.manifest.entries()
+    assert {d: sorted(e.chunk_ids) for d, e in entries.items()} == expected
+    assert all(e.complete for e in entries.values())
+    assert _cli("status", "--store", str(store_dir), "--verify").returncode == 0
+
+    # chunks deleted behind the manifest's back: status --verify says so, repair fixes it
+    gone = store.chunk_ids(LONG_ID)[:7]
+    store.delete(gone)
+    assert main(["status", "--store", str(store_dir), "--verify"]) == 3
+    err = capsys.readouterr().err
+    assert f"long-review has {total - 7} of its {total} chunks in the store (7 missing)" in err
+    assert "run `meddraft repair`" in err
+    assert main(["repair", "--store", str(store_dir), "--quiet"]) == 0
+    assert "long-review has" in capsys.readouterr().err
+    assert main(["status", "--store", str(store_dir), "--verify"]) == 0
+    assert "verified: every document's chunks are in the store" in capsys.readouterr().out
+    assert _ids_by_doc(store) == expected
+
+
+def test_a_second_writer_is_refused_and_told_who_holds_the_store(tmp_path, mini_corpus, capsys):
+    store_dir = tmp_path / "store"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom ingest.manifest import write_lock\n"
+            f"with write_lock({str(store_dir)!r}, 'test'):\n"
+            "    print('held', flush=True)\n    time.sleep(60)\n",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert writer_pid(store_dir) == str(holder.pid)
+        assert main(["ingest", str(mini_corpus), "--store", str(store_dir), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"another `meddraft ingest` or `meddraft repair` (pid {holder.pid}) is writing" in err
+        assert main(["status", "--store", str(store_dir)]) == 0  # readers are never refused
+        assert (
+            f"an ingest or repair (pid {holder.pid}) is writing to the store now" in capsys.readouterr().err
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert writer_pid(store_dir) is None  # the kernel dropped the lock with the process
+    assert main(["ingest", str(mini_corpus / "literature"), "--store", str(store_dir), "--quiet"]) == 0
