@@ -8,6 +8,7 @@ model raises `StoreMismatchError`. Case notes carry their `case_id`; literature 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,27 @@ def chunk_metadata(chunk: Chunk, *, source_path: str, content_hash: str, n_chunk
     meta["case_id"] = chunk.case_id or NO_CASE
     meta.update(source_path=source_path, content_hash=content_hash, n_chunks=n_chunks)
     return {k: v for k, v in meta.items() if v is not None}
+
+
+READ_RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts when a read meets a write
+
+
+def _read(call):
+    """A read that an ingest running at the same time may interrupt (Chroma's "Error finding
+    id" while segments are rewritten): retried a bounded number of times, then a clear error."""
+    from chromadb.errors import InternalError
+
+    for pause in (*READ_RETRIES, None):
+        try:
+            return call()
+        except InternalError as exc:
+            if pause is None:
+                raise StoreError(
+                    f"the store changed while it was read ({type(exc).__name__}: {exc}); an ingest is "
+                    "probably writing to it: try again when it has finished"
+                ) from exc
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _make_client(settings: StoreSettings):
@@ -241,10 +263,12 @@ class Store:
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None) -> list[StoredChunk]:
         if self._existing() is None:
             return []
-        got = self.collection.get(
-            ids=list(ids) if ids is not None else None,
-            where=where,
-            include=["documents", "metadatas"],
+        got = _read(
+            lambda: self.collection.get(
+                ids=list(ids) if ids is not None else None,
+                where=where,
+                include=["documents", "metadatas"],
+            )
         )
         return [
             StoredChunk(id=i, text=t or "", metadata=m or {})
@@ -254,11 +278,13 @@ class Store:
     def query(self, embedding: Sequence[float], k: int, where: dict | None = None) -> list[StoredChunk]:
         """Nearest chunks; `where` is applied inside Chroma (this is where case scoping lives)."""
         col = self.collection
-        got = col.query(
-            query_embeddings=[list(embedding)],
-            n_results=max(1, k),
-            where=where,
-            include=["documents", "metadatas", "distances"],
+        got = _read(
+            lambda: col.query(
+                query_embeddings=[list(embedding)],
+                n_results=max(1, k),
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
         )
         return [
             StoredChunk(id=i, text=t or "", metadata=m or {}, distance=d)
@@ -279,5 +305,5 @@ class Store:
         """Stored embeddings of the chunks matching `where` (scoped like every query)."""
         if self._existing() is None:
             return {}
-        got = self.collection.get(where=where, include=["embeddings"])
+        got = _read(lambda: self.collection.get(where=where, include=["embeddings"]))
         return {i: list(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}

@@ -21,6 +21,7 @@ from rag.questions import check_question, no_drug, require_dose
 from rag.retrieval import scope
 from rag.retrieval.hybrid import Retriever
 from rag.retrieval.passages import fetch
+from rag.safety import injection_flags
 from rag.settings import Settings, load_settings
 from rag.types import Assessment, Hit, Provenance, flatten
 
@@ -99,6 +100,7 @@ def assess(
     assessment = generator.generate(question, scope.admit(hits, case_id), analysis, provenance)
     if not any(section.key == FINDINGS_KEY for section in assessment.sections):
         assessment.sections.insert(0, findings_section(analysis, reasons(analysis)))
+    assessment.flags += injection_flags(hits, assessment.flags)
     chunks = draft_sources(store, case_id, hits, _cited(assessment))
     number_citations(assessment, chunks)
     unsupported, checked = verify(assessment, chunks, retrieved)

@@ -15,8 +15,7 @@ from rag.analysis.assertions import assertion_of
 from rag.analysis.dates import date_ranges, find_dates, first_date
 from rag.analysis.notesections import category_at, note_sections, scoped
 from rag.retrieval.passages import Sentence, SourceDoc
-from rag.safety import looks_like_instruction
-from rag.text import shorten
+from rag.safety import FLAG_KIND, flag_message, looks_like_instruction
 from rag.types import Assertion, Evidence, Flag, RequestInfo
 
 _ISO = re.compile(r"\b((?:19|20)\d{2})-(\d{2})-(\d{2})\b")
@@ -136,10 +135,7 @@ class CaseFacts:
                 if looks_like_instruction(s.text):
                     self.flags.append(
                         Flag(
-                            kind="injected_instruction",
-                            message=f"{doc.doc_id} contains text addressed to automated reviewers; it was "
-                            f'ignored as data: "{shorten(s.clean, 160)}"',
-                            chunk_ids=[s.chunk_id],
+                            kind=FLAG_KIND, message=flag_message(doc.doc_id, s.clean), chunk_ids=[s.chunk_id]
                         )
                     )
 

@@ -78,10 +78,10 @@ def verdict_summary(analysis: Analysis, found: list[Reason]) -> str:
     if r.indication:
         head += f" for this patient with {r.indication}"
     policy = analysis.policy
-    if policy:
+    if policy and policy.indication:  # the policy's title is in the criteria and the references
+        head += f" under the policy's {policy.indication.name} section"
+    elif policy:
         head += f" under the {policy.doc.title.rstrip('.')}"
-        if policy.indication:
-            head += f", section {policy.indication.name}"
     if analysis.verdict == "indicated":
         section = f" of the {policy.indication.name} section" if policy and policy.indication else ""
         return f"{head}. Every criterion{section} is met on the record."

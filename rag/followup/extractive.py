@@ -128,11 +128,13 @@ def answer(
     wanted = _terms(question)
     years = {int(y) for y in re.findall(r"\b(?:19|20)\d{2}\b", question)}
     about_dose = re.search(r"\bdos(?:e|es|ing|ed)\b|\bregimens?\b", question, re.I)
-    scored = []
+    scored, ignored = [], []
     for hit in hits:
         same_year = bool(years) and hit.year in years  # "the 2021 review": that year's source first
         for sentence in text_sentences(hit.text):
             if looks_like_instruction(sentence):
+                if len(wanted & _terms(sentence)) >= 1 and hit not in ignored:
+                    ignored.append(hit)  # said below: never quoted, never silently dropped
                 continue
             overlap = len(wanted & _terms(sentence))
             if about_dose and re.search(r"\d+(?:\.\d+)?\s*(?:mg|g|mcg|µg)\b", sentence):
@@ -162,6 +164,14 @@ def answer(
             parts.append(AnswerPart(text=sentence, citations=[numbering.cite(source)]))
     if not parts:
         parts = [AnswerPart(text=NOT_FOUND)]
+    for hit in ignored[:3]:
+        parts.append(
+            AnswerPart(
+                text=f"{hit.title} contains instruction-like text addressed to a reviewer or a model; "
+                "it was ignored as data.",
+                citations=[numbering.cite(hit)],
+            )
+        )
     references = numbering.references
     return Answer(
         session_id=assessment.session_id or "", question=question, answer=parts, references=references

@@ -95,6 +95,7 @@ def test_cli_draft_is_schema_valid_and_records_provenance(cli_draft, llama_serve
     }
     assert prov.response_format == "json_object_schema" and prov.model_calls >= 1
     assert {s.key for s in draft.sections} == {
+        "findings",  # the deciding findings come from the analysis, for every generator
         "evidence",
         "patient_context",
         "dosing",
