@@ -23,7 +23,7 @@ from typing import Any
 from eval.gold import GoldCase
 from eval.metrics import MetricResult
 from eval.prose import flesch, is_verbless, sentences, words
-from rag import Assessment, Reference, flatten
+from rag import Assessment, Reference, disease_names, flatten
 
 # a straight-quoted passage may not span an ellipsis: a quote cut short ("Mast cell…) must not
 # pair with the next quote mark
@@ -214,33 +214,6 @@ def duplicate_statements(gold: GoldCase, draft: Assessment) -> MetricResult:
 # --- off-topic literature -----------------------------------------------------------------------
 
 
-# Head nouns too general to name one disease ('arthritis' is rheumatoid or psoriatic).
-_GENERIC_HEADS = {
-    "syndrome",
-    "disease",
-    "disorder",
-    "disorders",
-    "deficiency",
-    "infection",
-    "arthritis",
-    "cancer",
-}
-
-
-def _disease_names(terms: list[str]) -> list[str]:
-    """An indication as papers name it: the term, the term without its leading qualifiers (two
-    words at least: 'mast cell activation syndrome' for 'idiopathic mast cell activation
-    syndrome'), and its head noun when that names one disease ('obesity' for 'class 1 obesity')."""
-    parts = [p.strip() for t in terms for p in re.split(r"\s+and\s+|,\s*", t) if p.strip()]
-    out = list(dict.fromkeys([*terms, *parts]))
-    for term in parts:
-        words = term.replace("-", " ").split()
-        out += [" ".join(words[i:]) for i in range(1, len(words) - 1)]
-        if words and len(words[-1]) >= 6 and words[-1].lower() not in _GENERIC_HEADS:
-            out.append(words[-1])
-    return list(dict.fromkeys(out))
-
-
 def _names_any(text: str, terms: list[str]) -> bool:
     return any(
         re.search(r"(?<![^\W_])" + r"\s+".join(map(re.escape, t.split())) + r"(?![^\W_])", text, re.I)
@@ -254,12 +227,12 @@ def off_topic_citations(gold: GoldCase, draft: Assessment) -> MetricResult:
 
     Statements are bullets and criteria (text and rationale); literature is every reference kind
     but policy, drug_label, clinical_note, request and patient. Whole words, case-insensitive;
-    the indication also by the names `_disease_names` gives it.
+    the indication also by the names `rag.disease_names` gives it.
     """
     request = draft.request
     if request is None:
         return MetricResult(name="off_topic_citations", value=0.0, reason="no request parsed", hard=True)
-    indication = _disease_names(
+    indication = disease_names(
         [t for t in (request.indication, *request.indication_terms) if t and t.strip()]
     )
     terms = [t for t in (request.drug, *request.drug_aliases, *indication) if t and t.strip()]

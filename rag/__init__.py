@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "Answer": "rag.followup",
     "MeddraftError": "rag.errors",
     "numbers_in": "rag.drafting.citations",
+    "disease_names": "rag.drafting.relevance",
     # for CLI plug-ins (`meddraft.commands` entry point)
     "add_generator_args": "rag.cli.llm",
     "spinner": "rag.cli.llm",

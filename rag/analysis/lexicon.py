@@ -95,6 +95,11 @@ def synonyms(name: str) -> list[str]:
     return []
 
 
+def generic_heads() -> list[str]:
+    """Head nouns too general to name one disease ('syndrome'; 'arthritis': rheumatoid or psoriatic)."""
+    return list(_data().get("generic_disease_heads", []))
+
+
 def tests_named(text: str) -> list[str]:
     """The lexicon's names of the tests a text names ('tuberculosis screening' for 'IGRA')."""
     return [

@@ -327,7 +327,9 @@ def _with_sizes(picked: list[Bullet], hits: list[Hit]) -> list[Bullet]:
     seen: set[str] = set()
     for bullet in picked:
         hit = by_chunk.get(bullet.chunk_ids[0]) if bullet.chunk_ids else None
-        if hit is not None and hit.doc_id not in seen:
+        if (
+            hit is not None and hit.doc_id not in seen and hit.kind != "guideline"
+        ):  # a guideline enrols no one
             seen.add(hit.doc_id)
             for other in (h for h in hits if h.doc_id == hit.doc_id):
                 m = _SIZE.search(other.text)

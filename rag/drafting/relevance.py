@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import re
 
-from rag.analysis.lexicon import drug_names
+from rag.analysis.lexicon import drug_names, generic_heads
 from rag.types import Hit
 
 _AGES = re.compile(r"\b(\d+)\s*(?:years?|yrs?)\b", re.I)
 _YOUNG = re.compile(r"\b(?:pediatric|paediatric|children|child|infants?|adolescents?|neonat\w*)\b", re.I)
 _OLD = re.compile(r"\b(?:elderly|geriatric|older adults?)\b", re.I)
 NEAR_YEARS = 5  # an age caveat matters when the patient is within this many years of it
-
-
-# Head nouns too general to tell one disease from another ('arthritis': rheumatoid or psoriatic).
-_GENERIC_HEADS = {
-    "syndrome",
-    "disease",
-    "disorder",
-    "disorders",
-    "deficiency",
-    "infection",
-    "arthritis",
-    "cancer",
-}
 
 
 def _pattern(name: str) -> str:
@@ -52,10 +39,24 @@ def on_indication(hit: Hit, sentence: str, terms: list[str]) -> bool:
     """Whether a literature passage concerns the requested indication: its document's title, its
     section, the sentence or its passage names the indication (a term, its core phrase, its
     initialism, or the disease's own head noun: 'psoriasis' for 'plaque psoriasis')."""
-    terms = [*terms, *(p.strip() for t in terms for p in re.split(r"\s+and\s+|,\s*", t) if p.strip())]
-    heads = [t.split()[-1] for t in terms if t.split() and len(t.split()[-1]) >= 6]
-    terms = [*terms, *(h for h in heads if h.lower() not in _GENERIC_HEADS)]
+    terms = disease_names(terms)
     return any(named(terms, text) for text in (hit.title, hit.section, sentence, hit.text))
+
+
+def disease_names(terms: list[str]) -> list[str]:
+    """An indication as papers name it: each term (split at 'and'), the term without its leading
+    qualifiers (two words at least: 'mast cell activation syndrome' for 'idiopathic mast cell
+    activation syndrome'), and its head noun when that names one disease ('obesity' for 'class 1
+    obesity'; not 'syndrome' or 'arthritis': the lexicon's generic heads)."""
+    generic = {h.lower() for h in generic_heads()}
+    parts = [p.strip() for t in terms for p in re.split(r"\s+and\s+|,\s*", t) if p.strip()]
+    out = list(dict.fromkeys([*terms, *parts]))
+    for term in parts:
+        words = term.replace("-", " ").split()
+        out += [" ".join(words[i:]) for i in range(1, len(words) - 1)]
+        if words and len(words[-1]) >= 6 and words[-1].lower() not in generic:
+            out.append(words[-1])
+    return list(dict.fromkeys(out))
 
 
 def is_age_caveat(sentence: str) -> bool:

@@ -10,10 +10,10 @@ import docx
 import pytest
 
 from rag.analysis.comparators import _for_age
-from rag.analysis.lexicon import synonyms
+from rag.analysis.lexicon import generic_heads, synonyms
 from rag.analysis.request import parse_request
 from rag.drafting.findings import diagnosis_named
-from rag.drafting.relevance import age_matters, on_indication
+from rag.drafting.relevance import age_matters, disease_names, on_indication
 from rag.rendering import render
 from rag.retrieval.passages import table_row
 from rag.text import plain, shorten
@@ -186,3 +186,11 @@ def test_other_indications_are_a_group_of_their_own_that_says_so():
     for bullet in evidence.bullets:
         bullet.other_indication = True
     assert "The library holds no guideline, systematic review or trial on widgetumab" in render(a, "md")
+
+
+def test_disease_names_come_from_the_terms_and_the_lexicon():
+    names = disease_names(["class 1 obesity and hyperlipidemia", "idiopathic mast cell activation syndrome"])
+    assert "obesity" in names and "hyperlipidemia" in names
+    assert "mast cell activation syndrome" in names
+    assert "syndrome" not in names  # a generic head (lexicon: generic_disease_heads)
+    assert "arthritis" in generic_heads() and "arthritis" not in disease_names(["psoriatic arthritis"])
