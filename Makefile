@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: setup demo test eval examples lint bench clean
+.PHONY: setup dev demo test eval examples lint bench clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -26,16 +27,22 @@ $(LLAMA_WHEELS)/.built:
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(MAKE) --no-print-directory $(LLAMA_WHEELS)/.built
-	$(BIN)/pip install --quiet -c constraints.txt --no-cache-dir --find-links $(LLAMA_WHEELS) \
-		'llama-cpp-python[server]==$(LLAMA_VERSION)'
-	$(BIN)/pip install --quiet -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	@$(BIN)/python -c "import torch, sys; sys.exit('CUDA torch was installed; see constraints.txt' if torch.version.cuda else 0)"
 	@! $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-' || (echo 'nvidia-* packages were pulled in' && false)
 	touch $(STAMP)
 
+# The dev extra (pytest, ruff, the LLM tests' llama-cpp-python server) only for `make test`:
+# `make demo` never waits for the llama build.
+$(DEVSTAMP): $(STAMP)
+	$(MAKE) --no-print-directory $(LLAMA_WHEELS)/.built
+	$(BIN)/pip install --quiet -c constraints.txt --no-cache-dir --find-links $(LLAMA_WHEELS) \
+		'llama-cpp-python[server]==$(LLAMA_VERSION)'
+	$(BIN)/pip install --quiet -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[dev]'
+	touch $(DEVSTAMP)
+
 setup: $(STAMP)
+dev: $(DEVSTAMP)
 
 DEMO_QUESTION := Is omalizumab 600 mg SC every 2 weeks medically indicated for this patient with idiopathic MCAS who failed H1/H2 blockers and corticosteroids?
 
@@ -45,7 +52,7 @@ demo: setup
 	$(BIN)/meddraft assess "$(DEMO_QUESTION)" --case mcas-001 --out demo-assessment.md
 	@cat demo-assessment.md
 
-test: setup
+test: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -28,11 +28,17 @@ def register(sub, common: argparse.ArgumentParser) -> dict:
         "--report", metavar="DIR", help="write results.jsonl, run.json, summary.md, report.html"
     )
     cases.add_argument("--check", action="store_true", help="exit 1 when a gate fails")
-    cases.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS))
-    cases.add_argument("--baseline", default=str(DEFAULT_BASELINE))
+    cases.add_argument(
+        "--thresholds",
+        default=str(DEFAULT_THRESHOLDS),
+        help="gate thresholds TOML (default: eval/thresholds.toml)",
+    )
+    cases.add_argument(
+        "--baseline", default=str(DEFAULT_BASELINE), help="baseline JSON (default: eval/baseline.json)"
+    )
     cases.add_argument("--write-baseline", action="store_true", help="record this run as the baseline")
     add_generator_args(cases)
-    cases.add_argument("--format", choices=["text", "json"], default="text")
+    cases.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     try:
         from eval import retrieval, support
     except ImportError:  # pragma: no cover - modules arrive with the benchmark work

@@ -1,8 +1,10 @@
 """Ranking metrics as pure functions: nDCG@k with graded relevance, recall@k and MRR.
 
 `ranking` is a list of document ids, best first; `qrels` maps document id -> relevance grade
-(grades <= 0 are not relevant). nDCG follows BEIR: gain 2^rel - 1, discount log2(rank + 1),
-normalised by the ideal ordering of the judged documents.
+(grades <= 0 are not relevant). nDCG follows BEIR, which computes it with trec_eval's `ndcg_cut`
+(through pytrec_eval): the grade is the gain, discount log2(rank + 1), normalised by the ideal
+ordering of the judged documents. The exponential gain 2^rel - 1 (Burges et al.) is an option;
+on binary qrels both give the same number. Checked against ir-measures in tests/eval.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ def _gain(grade: int, exponential: bool) -> float:
     return float(2**grade - 1) if exponential else float(grade)
 
 
-def ndcg_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int, *, exponential: bool = True) -> float:
-    """nDCG@k with graded relevance: gain 2^rel - 1 (or rel), discount log2(rank + 1)."""
+def ndcg_at_k(
+    ranking: Sequence[str], qrels: Mapping[str, int], k: int, *, exponential: bool = False
+) -> float:
+    """nDCG@k with graded relevance: gain rel as trec_eval (or 2^rel - 1), discount log2(rank + 1)."""
     grades = sorted((g for g in qrels.values() if g > 0), reverse=True)
     if not grades:
         return 0.0

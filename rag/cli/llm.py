@@ -35,7 +35,7 @@ def format_arg(parser: argparse.ArgumentParser) -> None:
     from rag.rendering import formats
 
     parser.add_argument("--format", choices=formats(), default="md", help="output format")
-    parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    parser.add_argument("-o", "--out", metavar="FILE", help="write here instead of standard output")
 
 
 def write_output(assessment, fmt: str, out: str | None, err: Console) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rag.cli import case as cli_case
+from rag.cli import exits
 from rag.cli import llm as cli_llm
 from rag.cli import policy as cli_policy
 from rag.cli import search as cli_search
@@ -19,22 +21,42 @@ from rag.cli import store as cli_store
 from rag.errors import LLMOutputError, MeddraftError, UnansweredQuestionError
 from rag.settings import Settings, load_settings
 
-EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3  # 3: ran, but not everything landed or was answered
+EXIT_OK, EXIT_PARTIAL = exits.OK, exits.DATA  # 3: ran, but not everything landed or was answered
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", metavar="DIR", help="store folder (default ./.meddraft)")
-    common.add_argument("--config", metavar="FILE", help="settings file (default ./meddraft.toml)")
-    common.add_argument("--embedding-model", metavar="NAME", help="sentence-transformers model")
-    return common
+def _add_common(parser: argparse.ArgumentParser, default: Any = None) -> argparse.ArgumentParser:
+    parser.add_argument("--store", metavar="DIR", default=default, help="store folder (default ./.meddraft)")
+    parser.add_argument(
+        "--config", metavar="FILE", default=default, help="settings file (default ./meddraft.toml)"
+    )
+    parser.add_argument(
+        "--embedding-model",
+        metavar="NAME",
+        default=default,
+        help="bundled model or a sentence-transformers folder",
+    )
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"meddraft {version('meddraft')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "meddraft (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
-    parser = argparse.ArgumentParser(
-        prog="meddraft", description="Draft evidence-grounded medical-necessity reviews."
+    # the global options go before or after the subcommand (`meddraft --store X status` and
+    # `meddraft status --store X`); after it they win, and before it they are not reset
+    common = _add_common(argparse.ArgumentParser(add_help=False), default=argparse.SUPPRESS)
+    parser = _add_common(
+        argparse.ArgumentParser(
+            prog="meddraft", description="Draft evidence-grounded medical-necessity reviews."
+        )
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store_handlers = cli_store.add_parsers(sub, common)  # ingest, status, repair
     cli_search.add_parser(sub, common)
@@ -44,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--case", required=True, metavar="CASE_ID", help="the patient's case id")
     cli_llm.format_arg(assess)
     cli_llm.add_generator_args(assess)
+    schema = sub.add_parser("schema", help="print the JSON schema of an output (for other tools)")
+    schema.add_argument("name", choices=["assessment", "answer"], help="which output")
     session_handlers = cli_sessions.add_parsers(sub, common)
     policy_handlers = cli_policy.add_parsers(sub, common)
     case_handlers = cli_case.add_parsers(sub, common)
@@ -80,9 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers = {
             "search": cli_search.run,
             "assess": _assess,
+            "schema": _schema,
             **args._plugins,
         }
         handler = handlers[args.command]
+        if args.command == "assess":  # a usage error is said before anything is opened
+            from rag.questions import check_question
+
+            check_question(args.question)
+        action = getattr(args, f"{args.command}_command", None)
+        if args.command in READ_ONLY or f"{args.command} {action}" in READ_ONLY:
+            _require_store(settings)
         return handler(args, settings, out, err)
     except UnansweredQuestionError as exc:  # read, but no verdict can be drafted: say what was read
         err.print(f"[bold red]not answered:[/] {escape(str(exc))}", highlight=False, markup=True)
@@ -92,10 +124,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         if isinstance(exc, LLMOutputError):
             cli_llm.save_failure(settings, exc, err)
-        return EXIT_ERROR
+        return exits.exit_status(exc)
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+
+
+# commands that only read a store: they never create one where a path was mistyped
+READ_ONLY = frozenset(
+    {"status", "search", "assess", "sessions", "show", "ask", "chat", "audit", "policy show", "case show"}
+)
+
+
+def _require_store(settings: Settings) -> None:
+    from pathlib import Path
+
+    from rag.errors import StoreError
+
+    path = Path(settings.store.path)
+    if not settings.store.host and not path.exists():
+        raise StoreError(
+            f"there is no store at {path}: pass the --store that holds your documents, or create "
+            f"one with `meddraft ingest PATH --store {path}`"
+        )
+
+
+def _schema(args, settings: Settings, out: Console, err: Console) -> int:
+    import json
+
+    if args.name == "assessment":
+        from rag.types import Assessment as model
+    else:
+        from rag.followup.answers import Answer as model
+    out.print_json(json.dumps(model.model_json_schema()))
+    return 0
 
 
 def _assess(args, settings: Settings, out: Console, err: Console) -> int:
@@ -106,11 +168,14 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
     with cli_llm.spinner(err, settings) as hooks:
         generator = build_generator(settings, hooks=hooks)
         assessment = assess(args.question, args.case, settings, generator=generator)
-    session_id = SessionStore(settings.store.path).save(assessment, settings.hash())
+    try:
+        session = f"session {SessionStore(settings.store.path).save(assessment, settings.hash())}"
+    except (OSError, sqlite3.Error) as exc:  # a read-only store folder: the draft still prints
+        session = f"not saved as a session ({exc}), so `meddraft ask` cannot follow it up"
     prov = assessment.provenance
     err.print(
         f"{assessment.verdict.label} · {prov.unsupported_statements} unsupported of "
-        f"{prov.checked_statements} statements · {prov.seconds:.1f} s · {_who(prov)} · session {session_id}",
+        f"{prov.checked_statements} statements · {prov.seconds:.1f} s · {_who(prov)} · {session}",
         highlight=False,
     )
     return cli_llm.write_output(assessment, args.format, args.out, err)

@@ -31,8 +31,10 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
         metavar="KIND",
         help=f"only these kinds (repeatable): {', '.join(KINDS)}",
     )
-    search.add_argument("--k", type=int, default=10, metavar="N", help="results (default 10)")
-    search.add_argument("--format", choices=["text", "json"], default="text")
+    search.add_argument(
+        "-k", "--top-k", "--k", dest="k", type=int, default=10, metavar="N", help="results (default 10)"
+    )
+    search.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     return search
 
 

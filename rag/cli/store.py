@@ -28,11 +28,11 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     )
     ingest.add_argument("--kind", choices=KINDS, help="kind of documents whose metadata does not name one")
     ingest.add_argument("--rebuild", action="store_true", help="drop the store and re-embed all")
-    ingest.add_argument("--format", choices=["text", "json"], default="text")
+    ingest.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
     status = sub.add_parser("status", parents=[common], help="what the store holds")
-    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     status.add_argument(
         "--verify",
         action="store_true",
@@ -45,7 +45,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     repair.add_argument(
         "--password", action="append", default=[], help="password for encrypted PDFs (repeatable)"
     )
-    repair.add_argument("--format", choices=["text", "json"], default="text")
+    repair.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     repair.add_argument("--quiet", action="store_true", help="no progress bar")
     return {"ingest": _ingest, "status": _status, "repair": _repair}
 

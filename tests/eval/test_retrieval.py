@@ -37,12 +37,14 @@ from rag.types import Hit
 def test_ndcg_with_graded_relevance_matches_a_hand_computation():
     qrels = {"a": 2, "b": 1, "c": 0}
     ranking = ["b", "x", "a"]
-    # gains 2^rel - 1: b=1, x=0, a=3 -> DCG = 1/log2(2) + 0 + 3/log2(4) = 2.5
-    # ideal: a, b -> 3/1 + 1/log2(3) = 3.6309
-    assert ndcg_at_k(ranking, qrels, 3) == pytest.approx(2.5 / (3 + 1 / 1.5849625), abs=1e-6)
-    assert ndcg_at_k(ranking, qrels, 1) == pytest.approx(1 / 3)
-    # linear gains (trec_eval's default): DCG = 1 + 2/2 = 2; ideal 2 + 1/log2(3)
-    assert ndcg_at_k(ranking, qrels, 3, exponential=False) == pytest.approx(2 / (2 + 1 / 1.5849625))
+    # the grade as gain (trec_eval, BEIR): DCG = 1/log2(2) + 0 + 2/log2(4) = 2; ideal 2 + 1/log2(3)
+    assert ndcg_at_k(ranking, qrels, 3) == pytest.approx(2 / (2 + 1 / 1.5849625))
+    assert ndcg_at_k(ranking, qrels, 1) == pytest.approx(1 / 2)
+    # gains 2^rel - 1: b=1, x=0, a=3 -> DCG = 1/log2(2) + 0 + 3/log2(4) = 2.5; ideal 3 + 1/log2(3)
+    assert ndcg_at_k(ranking, qrels, 3, exponential=True) == pytest.approx(
+        2.5 / (3 + 1 / 1.5849625), abs=1e-6
+    )
+    assert ndcg_at_k(ranking, qrels, 1, exponential=True) == pytest.approx(1 / 3)
     assert ndcg_at_k(["a", "b"], qrels, 10) == pytest.approx(1.0)
     assert ndcg_at_k(["c", "x"], qrels, 10) == 0.0
     assert ndcg_at_k(["a"], {"c": 0}, 10) == 0.0  # no relevant document: nothing to find
@@ -364,3 +366,32 @@ def test_scifact_converts_to_5183_docs_and_300_judged_claims(shared_data):
     first = json.loads((shared_data / "scifact" / "corpus.jsonl").open().readline())
     doc = data.corpus[str(first["doc_id"])]
     assert doc.title == first["title"] and doc.text == " ".join(first["abstract"])
+
+
+def test_ndcg_equals_trec_eval_on_graded_qrels():
+    """The dev extra's ir-measures runs trec_eval's ndcg_cut (what BEIR reports) on a graded toy set."""
+    import ir_measures
+    from ir_measures import nDCG
+
+    qrels = {
+        "q1": {"a": 3, "b": 1, "c": 2, "d": 0},
+        "q2": {"e": 1, "f": 2},
+        "q3": {"g": 2, "h": 2, "i": 1, "j": 3, "k": 1},
+    }
+    runs = {
+        "q1": ["d", "b", "x", "c", "a"],
+        "q2": ["f", "y", "e"],
+        "q3": ["k", "i", "z", "h", "w", "g", "v", "j"],
+    }
+    scored = [
+        ir_measures.ScoredDoc(q, d, float(100 - r))
+        for q, ranked in runs.items()
+        for r, d in enumerate(ranked)
+    ]
+    judged = [ir_measures.Qrel(q, d, g) for q, docs in qrels.items() for d, g in docs.items()]
+    for k in (1, 3, 5, 10):
+        theirs = {m.query_id: m.value for m in ir_measures.iter_calc([nDCG @ k], judged, scored)}
+        ours = {q: ndcg_at_k(runs[q], qrels[q], k) for q in qrels}
+        assert ours == pytest.approx(theirs, abs=1e-6), k
+        graded = {q: ndcg_at_k(runs[q], qrels[q], k, exponential=True) for q in qrels}
+        assert graded != pytest.approx(theirs, abs=1e-6)  # the old gain would not match

@@ -182,7 +182,7 @@ def test_a_second_writer_is_refused_and_told_who_holds_the_store(tmp_path, mini_
     try:
         assert holder.stdout.readline().strip() == "held"
         assert writer_pid(store_dir) == str(holder.pid)
-        assert main(["ingest", str(mini_corpus), "--store", str(store_dir), "--quiet"]) == 2
+        assert main(["ingest", str(mini_corpus), "--store", str(store_dir), "--quiet"]) == 3
         err = capsys.readouterr().err
         assert f"another `meddraft ingest` or `meddraft repair` (pid {holder.pid}) is writing" in err
         assert main(["status", "--store", str(store_dir)]) == 0  # readers are never refused

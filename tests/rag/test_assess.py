@@ -188,5 +188,5 @@ def test_cli_assess_json_and_docx(corpus_settings, tmp_path, capsys):
         == 0
     )
     assert out.stat().st_size > 5000
-    assert main(["assess", DEMO_Q, "--case", "zzz-9", "--store", store]) == 2
+    assert main(["assess", DEMO_Q, "--case", "zzz-9", "--store", store]) == 3
     assert "no documents for case zzz-9" in capsys.readouterr().err

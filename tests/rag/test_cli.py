@@ -44,5 +44,67 @@ def test_status_on_another_model_is_an_error(tmp_path, mini_corpus, capsys):
     store = str(tmp_path / "s")
     main(["ingest", str(mini_corpus), "--store", store, "--quiet"])
     capsys.readouterr()
-    assert main(["status", "--store", store, "--embedding-model", "/models/other"]) == 2
+    assert main(["status", "--store", store, "--embedding-model", "/models/other"]) == 3
     assert "built with embedding model 'all-MiniLM-L6-v2'" in capsys.readouterr().err
+
+
+def test_global_options_before_or_after_the_command_and_version(tmp_path, mini_corpus, capsys):
+    store = str(tmp_path / "s")
+    assert main(["--store", store, "ingest", str(mini_corpus), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["--store", store, "status", "--format", "json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["status", "--store", store, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == before and before["documents"] == 4
+    assert main(["search", "widgetumab dose", "-k", "2", "--store", store, "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    # given in both places, the one after the command wins (it is the nearer)
+    assert main(["--store", str(tmp_path / "nowhere"), "status", "--store", store]) == 0
+    capsys.readouterr()
+    try:
+        main(["--version"])
+    except SystemExit as done:
+        assert done.code == 0
+    assert capsys.readouterr().out.startswith("meddraft 0.")
+
+
+def test_exit_statuses_tell_usage_from_data_from_try_later():
+    from rag.cli.exits import exit_status
+    from rag.errors import (
+        CaseNotFoundError,
+        ConfigError,
+        LLMQuotaError,
+        LLMRateLimitError,
+        LLMTimeoutError,
+        LLMTransportError,
+        QuestionError,
+        StoreError,
+    )
+
+    assert exit_status(ConfigError("bad key")) == exit_status(QuestionError("empty")) == 2
+    assert exit_status(StoreError("no store")) == exit_status(CaseNotFoundError("x", [])) == 3
+    assert exit_status(LLMRateLimitError("429", status=429, attempts=5)) == 75
+    assert exit_status(LLMTimeoutError("slow", attempts=3)) == 75
+    assert exit_status(LLMTransportError("refused")) == 75  # no answer at all
+    assert exit_status(LLMTransportError("503", status=503)) == 75
+    assert exit_status(LLMTransportError("401", status=401)) == 3  # the key: retrying cannot help
+    assert exit_status(LLMQuotaError("out of credit", status=429)) == 3
+
+
+def test_every_option_and_argument_has_help_text():
+    import argparse
+
+    from rag.cli.main import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, f"{path} {name}")
+            elif not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "meddraft")
+    assert not missing, missing

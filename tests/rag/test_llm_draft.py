@@ -209,7 +209,7 @@ def test_output_failure_is_one_clear_error_that_keeps_the_raw_output(capsys, wor
         capsys, workspace, "assess", DEMO_Q, "--case", "mcas-001",
         "--generator", "openai", "--base-url", fault_proxy.url, reasks=0,
     )  # fmt: skip
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""  # input/data: the model answered, unusably
     assert "still unusable after 0 re-ask(s): the answer is not valid JSON" in err
     saved = sorted((workspace / "store" / "llm-failures").glob("*.txt"))[-1]
     assert str(saved) in err.replace("\n", "")
@@ -222,7 +222,7 @@ def test_nothing_is_sent_unless_a_model_is_configured(capsys, workspace, fault_p
     code, out, err = run(capsys, workspace, "assess", DEMO_Q, "--case", "mcas-001", "--format", "json")
     assert code == 0 and json.loads(out)["provenance"]["generator"] == "extractive"
     code, out, err = run(capsys, workspace, "assess", DEMO_Q, "--case", "mcas-001", "--generator", "openai")
-    assert code == 2 and "no model endpoint" not in err  # a key is set: OpenAI itself would be used...
+    assert code == 75 and "no model endpoint" not in err  # a key is set: OpenAI itself would be used...
     assert fault_proxy.chat_requests == []  # ...but never the proxy the SDK variable points at
     monkeypatch.delenv("OPENAI_API_KEY")
     code, out, err = run(capsys, workspace, "assess", DEMO_Q, "--case", "mcas-001", "--generator", "openai")

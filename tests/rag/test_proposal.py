@@ -271,5 +271,5 @@ def test_the_real_models_own_proposal_is_valid_or_refused_never_half_used(
         nodes = [n for i in proposal.indications for t in (i.initial, i.continuation) if t for n in t.walk()]
         assert nodes and all(n.text in policy_text for n in nodes if n.id)
     else:
-        assert code == 2 and "the model's raw output is kept in" in err
+        assert code == 3 and "the model's raw output is kept in" in err
         assert not proposed.exists()

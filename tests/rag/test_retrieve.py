@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ingest.store import Store
 from rag.cli import search as cli_search
-from rag.cli.main import _common, load_from_args
+from rag.cli.main import build_parser, load_from_args
 from rag.components import build_indexer
 from rag.errors import CaseNotFoundError, StoreError
 from rag.retrieval.hybrid import RRF_K, Retriever, tokenize
@@ -197,9 +197,7 @@ def test_bm25_index_is_cached_and_rebuilt_when_the_store_changes(tmp_path, embed
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="meddraft")
-    cli_search.add_parser(parser.add_subparsers(dest="command"), _common())
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:

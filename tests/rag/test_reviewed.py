@@ -32,7 +32,7 @@ def test_policy_show_json_and_unknown_document(corpus_settings, capsys):
     assert main(["policy", "show", "policy-ivig", "--format", "json", "--store", store]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["doc_id"] == "policy-ivig" and data["indications"]
-    assert main(["policy", "show", "no-such-policy", "--store", store]) == 2
+    assert main(["policy", "show", "no-such-policy", "--store", store]) == 3
     assert "policies: policy-adalimumab" in capsys.readouterr().err
 
 
@@ -104,5 +104,5 @@ def test_case_show_lists_what_the_engine_reads_each_row_cited(corpus_settings, c
     meds = {i["name"] for i in record["items"] if i["kind"] == "medication"}
     assert {"famotidine", "cetirizine"} <= meds
     assert all(i["doc_id"].startswith("mcas-001") and i["quote"] for i in record["items"])
-    assert main(["case", "show", "no-such-case", "--store", store]) == 2
+    assert main(["case", "show", "no-such-case", "--store", store]) == 3
     assert "no documents for case no-such-case" in capsys.readouterr().err
