@@ -124,6 +124,7 @@ class Indexer:
         progress = progress or Progress()
         report = IngestReport()
         self._pending, self._open = [], {}
+        self.store.require_writable()
         with write_lock(self.store.settings.path, self.store.location), Parser(self.settings) as parser:
             if rebuild:
                 self.store.drop()

@@ -7,7 +7,10 @@ model raises `StoreMismatchError`. Case notes carry their `case_id`; literature 
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from ingest.errors import StoreError, StoreMismatchError
 from ingest.manifest import Manifest
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+log = logging.getLogger(__name__)
 
 _DOC_FIELDS = ("doc_id", "kind", "title", "source", "year", "date", "case_id", "url")
 
@@ -77,7 +81,7 @@ def _read(call):
     raise AssertionError("unreachable")
 
 
-def _make_client(settings: StoreSettings):
+def _make_client(settings: StoreSettings, folder: Path):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -87,11 +91,46 @@ def _make_client(settings: StoreSettings):
             return chromadb.HttpClient(
                 host=settings.host, port=settings.port, ssl=settings.ssl, settings=chroma_settings
             )
-        Path(settings.path).mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(Path(settings.path) / "chroma"), settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
     except Exception as exc:
         where = f"{settings.host}:{settings.port}" if settings.host else str(settings.path)
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _writable(folder: Path) -> bool:
+    """Whether this process may write the store folder and the files Chroma and the manifest
+    write in place (as root without CAP_DAC_OVERRIDE, too: access(2) asks the kernel)."""
+    paths = [folder, folder / "chroma", folder / "chroma" / "chroma.sqlite3", folder / "manifest.sqlite"]
+    return all(os.access(p, os.W_OK) for p in paths if p.exists())
+
+
+def _local_folder(path: Path) -> Path:
+    """The store folder, created when missing; a clear error when it cannot be."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(
+            f"the store path {path} is a file, not a folder: pass --store a folder "
+            "(meddraft creates it when it does not exist)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the store folder {path} ({exc.strerror or exc}): pass --store a folder "
+            "you can write to"
+        ) from exc
+    return path
+
+
+def _snapshot(folder: Path) -> tempfile.TemporaryDirectory:
+    """A private copy of a read-only store, so that Chroma (which writes its database even to
+    read) can open it; removed when the process ends."""
+    tmp = tempfile.TemporaryDirectory(prefix="meddraft-readonly-")
+    copy = Path(tmp.name) / "store"
+    ignore = shutil.ignore_patterns("*.lock", "llm-failures")
+    shutil.copytree(folder, copy, ignore=ignore, copy_function=shutil.copyfile)
+    for path in (copy, *copy.rglob("*")):  # copytree keeps the folders' read-only modes
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    return tmp
 
 
 class Store:
@@ -99,9 +138,27 @@ class Store:
 
     def __init__(self, settings: StoreSettings, client=None) -> None:
         self.settings = settings
-        self.client = client or _make_client(settings)
+        self.read_only = False
+        self._copy: tempfile.TemporaryDirectory | None = None
+        folder = Path(settings.path)
+        if client is None and not settings.host:
+            folder = _local_folder(folder)
+            if not _writable(folder):
+                # read-only commands work on a read-only folder; writes say why they cannot
+                self.read_only, self._copy = True, _snapshot(folder)
+                folder = Path(self._copy.name) / "store"
+                log.info("store %s is read-only: reading a private copy", settings.path)
+        self.client = client or _make_client(settings, folder)
         self._collection = None
-        self.manifest = Manifest(settings.path, settings.collection)
+        self.manifest = Manifest(folder, settings.collection)
+
+    def require_writable(self) -> None:
+        """Fail before any write to a store this process may only read."""
+        if self.read_only:
+            raise StoreError(
+                f"the store at {self.location} is read-only for this user: `meddraft ingest` and "
+                "`meddraft repair` need write access to it (status, search, assess and ask work as is)"
+            )
 
     @property
     def location(self) -> str:

@@ -134,3 +134,20 @@ def small_llm(base_url: str, **changes):
     }
     values.update(changes)
     return LLMSettings(**values)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One fault report for the run: every figure the fault tests recorded (see tests/faults.py)."""
+    import json
+
+    from tests.faults import FIGURES
+
+    if not FIGURES:
+        return
+    terminalreporter.section("fault report")
+    for name, value in FIGURES.items():
+        terminalreporter.write_line(f"{name:<42} {value:>6}")
+    out = REPO / "reports" / "faults.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(FIGURES, indent=2) + "\n", encoding="utf-8")
+    terminalreporter.write_line(f"(written to {out.relative_to(REPO)})")

@@ -16,17 +16,17 @@ from rag.rendering.answer import answer_markdown
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     sessions = sub.add_parser("sessions", parents=[common], help="list saved drafts")
-    sessions.add_argument("--format", choices=["text", "json"], default="text")
+    sessions.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     show = sub.add_parser("show", parents=[common], help="re-render a saved draft")
     show.add_argument("session", help="session id (or a unique prefix)")
     format_arg(show)
     ask = sub.add_parser("ask", parents=[common], help="ask a follow-up question about a draft")
-    ask.add_argument("session")
-    ask.add_argument("question")
-    ask.add_argument("--format", choices=["md", "json"], default="md")
+    ask.add_argument("session", help="session id (or a unique prefix), from `meddraft sessions`")
+    ask.add_argument("question", help="e.g. 'Which criteria are not met?'")
+    ask.add_argument("--format", choices=["md", "json"], default="md", help="output format")
     add_generator_args(ask)
     chat = sub.add_parser("chat", parents=[common], help="interactive follow-up questions")
-    chat.add_argument("session")
+    chat.add_argument("session", help="session id (or a unique prefix), from `meddraft sessions`")
     add_generator_args(chat)
     return {"sessions": _sessions, "show": _show, "ask": _ask, "chat": _chat}
 
@@ -58,6 +58,8 @@ def _show(args, settings, out: Console, err: Console) -> int:
 def _ask(args, settings, out: Console, err: Console) -> int:
     with spinner(err, settings, "answering") as hooks:
         result = ask(args.session, args.question, settings, sessions=_store(settings), hooks=hooks)
+    if result.not_saved:
+        err.print(f"note: this turn was not saved to the session ({result.not_saved})", highlight=False)
     if args.format == "json":
         out.print_json(result.model_dump_json())
     else:

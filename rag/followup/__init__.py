@@ -10,6 +10,7 @@ answers offline; `model` answers with the configured model under the same guaran
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from rag.followup.answers import Answer
@@ -57,6 +58,9 @@ def ask(
 
         result = answer(assessment, question, store=retriever.store, retriever=retriever)
     assessment.references = result.references
-    sessions.update(assessment)
-    sessions.add_turn(assessment.session_id, question, json.loads(result.model_dump_json()))
+    try:
+        sessions.update(assessment)
+        sessions.add_turn(assessment.session_id, question, json.loads(result.model_dump_json()))
+    except (OSError, sqlite3.Error) as exc:  # a read-only store folder: the answer still stands
+        result.not_saved = f"{exc}"
     return result

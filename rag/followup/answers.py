@@ -23,6 +23,7 @@ class Answer(BaseModel):
     references: list[Reference]
     generator: str = "extractive"
     model: str | None = None
+    not_saved: str | None = None  # why the turn could not be saved to the session (read-only store)
 
 
 class Numbering:

@@ -16,6 +16,7 @@ from ingest.config import IngestSettings
 from ingest.errors import DocumentError
 from ingest.loaders import SourceFile
 from ingest.parsing import Parser
+from tests.faults import record
 
 SOURCES = [  # the small real PDFs of ../shared/data (the 940-page reports are tested elsewhere)
     "fda_ibuprofen_label_2024.pdf",
@@ -95,6 +96,10 @@ def test_300_mutants_no_crash_no_hang_no_good_document_lost(
         f"crashes {len(crashes)}, hangs {len(hangs)}, good documents lost {len(lost)} "
         f"(batch of {len(good)} good files and {min(20, len(failed_paths))} failing mutants)"
     )
+    record("PDF mutants tried", MUTANTS)
+    record("parser crashes", len(crashes))
+    record("parser hangs", len(hangs))
+    record("good documents lost beside bad ones", len(lost))
     assert sum(outcomes.values()) + len(crashes) == MUTANTS
     assert not crashes, crashes[:5]
     assert not hangs, hangs

@@ -15,6 +15,7 @@ from ingest.config import StoreSettings
 from ingest.errors import StoreError
 from ingest.store import Store
 from tests.conftest import REPO
+from tests.faults import record
 from tests.ingest.test_crash_safety import _long_review
 
 
@@ -51,6 +52,8 @@ def test_searches_while_an_ingest_writes(tmp_path: Path, mini_corpus: Path, embe
         except Exception as exc:
             other.append(f"{type(exc).__name__}: {exc}")
     _, stderr = writer.communicate(timeout=600)
+    record("reads during an ingest", reads + len(clear_errors) + len(other))
+    record("reads ending in a raw Chroma error", len(other))
     assert writer.returncode == 0, stderr
     assert not other, other
     assert reads >= 3, (reads, clear_errors)

@@ -16,6 +16,7 @@ from rag.retrieval.hybrid import Retriever
 from rag.safety import looks_like_instruction
 from rag.types import flatten
 from tests.conftest import DEMO_Q, REPO
+from tests.faults import record
 from tests.ingest.pdfs import text_pdf
 
 INJECTIONS = [
@@ -88,6 +89,8 @@ def test_the_suite_covers_styles_and_languages():
 
 @pytest.mark.parametrize("sentence", INJECTIONS)
 def test_instruction_like_text_is_recognised(sentence):
+    record("injection sentences tried", 1)
+    record("injection sentences not recognised", int(not looks_like_instruction(sentence)))
     assert looks_like_instruction(sentence)
 
 
@@ -149,6 +152,12 @@ def test_injections_change_no_status_and_are_flagged_never_quoted(injected, demo
     )
     case_side = PLACES["note"] + PLACES["request"] + PLACES["pdf"]
     unflagged = [s for s in case_side if s[:40] not in flags]
+    record("injections placed in one case", len(case_side))
+    record("injections unflagged in the draft", len(unflagged))
+    record(
+        "criterion statuses changed by injections",
+        sum(statuses[c.id] != c.status for c in flatten(demo.criteria)),
+    )
     assert not unflagged, unflagged  # every sentence in the case's documents is named in a flag
     # literature: flagged wherever the draft read the passage that holds it
     read = " ".join(c.text for c in store.get(ids=draft.provenance.retrieved_chunk_ids))
@@ -173,6 +182,7 @@ def test_follow_ups_never_quote_an_injection_and_say_what_was_ignored(injected, 
         retriever=retriever,
     )
     texts = [p.text for p in result.answer]
+    record("injections quoted in a follow-up", len([s for s in INJECTIONS for t in texts if s[:30] in t]))
     assert not [s for s in INJECTIONS for t in texts if s[:30] in t]
     assert any("instruction-like text" in t and "ignored as data" in t for t in texts), texts
     assert all(p.citations for p in result.answer if "instruction-like" in p.text)
