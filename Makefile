@@ -52,7 +52,9 @@ demo: setup
 	$(BIN)/meddraft assess "$(DEMO_QUESTION)" --case mcas-001 --out demo-assessment.md
 	@cat demo-assessment.md
 
+# tests/serve drives the page in Debian's chromium (Playwright's own browser download cannot work here)
 test: dev
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -98,6 +98,20 @@ class LLMSettings(BaseModel):
     stream: bool = Field(True, description="Stream the answer (progress on the terminal).")
 
 
+class ServeSettings(BaseModel):
+    """`meddraft serve`: the reviewers' web page and its JSON API."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    host: str = Field("127.0.0.1", description="Interface to bind; anything but loopback needs a token.")
+    port: int = Field(8765, ge=0, le=65535, description="TCP port (0: any free port).")
+    token: SecretStr | None = Field(
+        None,
+        description="Shared secret every request must carry (Authorization: Bearer, or the cookie "
+        "set by ?token=); required when binding beyond 127.0.0.1. Never logged, hashed or stored.",
+    )
+
+
 CONFIG_ENV = "MEDDRAFT_CONFIG"
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_CONFIG = Path("meddraft.toml")
@@ -128,6 +142,9 @@ class Settings(BaseSettings):
 
     llm: LLMSettings = Field(
         default_factory=LLMSettings, description="Model endpoint for --generator openai."
+    )
+    serve: ServeSettings = Field(
+        default_factory=ServeSettings, description="The reviewers' web page (`meddraft serve`)."
     )
     generator: str = Field(
         "auto",
@@ -164,7 +181,9 @@ class Settings(BaseSettings):
 
     def hash(self) -> str:
         """Hash of every setting that shapes an output (secrets excluded)."""
-        return stable_hash(self.model_dump(mode="json", exclude={"store": {"path"}, "llm": {"api_key"}}))
+        return stable_hash(
+            self.model_dump(mode="json", exclude={"store": {"path"}, "llm": {"api_key"}, "serve": True})
+        )
 
     def generator_name(self) -> str:
         """The generator `auto` resolves to: a model only when an endpoint was configured."""

@@ -82,7 +82,8 @@ def drug_names(text: str) -> list[str]:
             value if isinstance(value, list) else [x for tier in value["potency"].values() for x in tier]
         )
     }
-    found = [m for m in members if len(m) > 3 and _contains(text, m)]
+    lowered = text.lower()  # a name's first word must occur as such: skip the regex when it cannot
+    found = [m for m in members if len(m) > 3 and m.split()[0].lower() in lowered and _contains(text, m)]
     # in text order; at one position the longest name first ('cromolyn sodium' before 'cromolyn')
     return sorted(found, key=lambda m: (text.lower().find(m.lower()), -len(m), m))
 

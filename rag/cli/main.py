@@ -16,6 +16,7 @@ from rag.cli import exits
 from rag.cli import llm as cli_llm
 from rag.cli import policy as cli_policy
 from rag.cli import search as cli_search
+from rag.cli import serve as cli_serve
 from rag.cli import sessions as cli_sessions
 from rag.cli import store as cli_store
 from rag.errors import LLMOutputError, MeddraftError, UnansweredQuestionError
@@ -71,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     session_handlers = cli_sessions.add_parsers(sub, common)
     policy_handlers = cli_policy.add_parsers(sub, common)
     case_handlers = cli_case.add_parsers(sub, common)
-    handlers = {**store_handlers, **session_handlers, **policy_handlers, **case_handlers}
+    serve_handlers = cli_serve.add_parsers(sub, common)  # serve, audit
+    handlers = {**store_handlers, **session_handlers, **policy_handlers, **case_handlers, **serve_handlers}
     parser.set_defaults(_plugins={**handlers, **_load_plugins(sub, common)})
     return parser
 
