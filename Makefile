@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: setup dev demo test eval examples lint bench clean
+.PHONY: setup dev demo test eval examples lint bench bench-scifact clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -96,6 +96,15 @@ bench: setup
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
 	$(BIN)/python -m eval.benchmarks.extraction --store $(EVAL_STORE) \
 		$(foreach s,$(wildcard $(EVAL_STORE)-realworld $(EVAL_STORE)-styles),--store $(s))
+	$(BIN)/python -m eval.benchmarks.cold --store $(EVAL_STORE) $(foreach d,$(wildcard reports/scifact-*),--scifact $(d))
+	$(BIN)/python -m eval.benchmarks.serve --store $(EVAL_STORE)
+
+# SciFact nDCG@10 for each embedding backend (about 10-15 min each on 2 cores), read by `make bench`.
+bench-scifact: setup
+	$(foreach v,torch-fp32:sentence-transformers:none onnx-fp32:onnx:none onnx-int8:onnx:int8,\
+		MEDDRAFT_EMBEDDING__BACKEND=$(word 2,$(subst :, ,$(v))) MEDDRAFT_EMBEDDING__QUANTIZE=$(word 3,$(subst :, ,$(v))) \
+		$(BIN)/meddraft eval retrieval --dataset scifact --store .meddraft-bench-scifact-$(word 1,$(subst :, ,$(v))) \
+		--quiet --report reports/scifact-$(word 1,$(subst :, ,$(v))) &&) true
 
 clean:
 	rm -rf $(VENV) .meddraft .meddraft-eval .meddraft-eval-realworld .meddraft-eval-styles reports demo-assessment.md

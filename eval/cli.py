@@ -7,48 +7,32 @@ import argparse
 import json
 from pathlib import Path
 
-from eval.harness import (
-    DEFAULT_BASELINE,
-    DEFAULT_GOLD,
-    DEFAULT_THRESHOLDS,
-    gate,
-    load_baseline,
-    run_cases,
-)
-from eval.report import write_reports
 from rag import add_generator_args
+
+# Registered on every `meddraft` command: the harness (and the analysis it pulls in) and the
+# benchmarks load only when an `eval` command runs, so other commands start cold in less time.
 
 
 def register(sub, common: argparse.ArgumentParser) -> dict:
     parser = sub.add_parser("eval", help="score drafts against gold answers; retrieval benchmarks")
     esub = parser.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
     cases = esub.add_parser("cases", parents=[common], help="run the gold cases end to end")
-    cases.add_argument("gold", nargs="?", default=str(DEFAULT_GOLD), help="gold YAML file or folder")
+    cases.add_argument("gold", nargs="?", help="gold YAML file or folder (default: eval/gold)")
     cases.add_argument(
         "--report", metavar="DIR", help="write results.jsonl, run.json, summary.md, report.html"
     )
     cases.add_argument("--check", action="store_true", help="exit 1 when a gate fails")
-    cases.add_argument(
-        "--thresholds",
-        default=str(DEFAULT_THRESHOLDS),
-        help="gate thresholds TOML (default: eval/thresholds.toml)",
-    )
-    cases.add_argument(
-        "--baseline", default=str(DEFAULT_BASELINE), help="baseline JSON (default: eval/baseline.json)"
-    )
+    cases.add_argument("--thresholds", help="gate thresholds TOML (default: eval/thresholds.toml)")
+    cases.add_argument("--baseline", help="baseline JSON (default: eval/baseline.json)")
     cases.add_argument("--write-baseline", action="store_true", help="record this run as the baseline")
     add_generator_args(cases)
     cases.add_argument("--format", choices=["text", "json"], default="text", help="output format")
-    try:
-        from eval import retrieval, support
-    except ImportError:  # pragma: no cover - modules arrive with the benchmark work
-        retrieval = support = None
-    if retrieval is not None:
-        bench = esub.add_parser("retrieval", parents=[common], help="BEIR retrieval benchmark")
-        retrieval.add_arguments(bench)
-    if support is not None:
-        sup = esub.add_parser("support", parents=[common], help="score the citation-support checker")
-        support.add_arguments(sup)
+    from eval import retrieval, support
+
+    bench = esub.add_parser("retrieval", parents=[common], help="BEIR retrieval benchmark")
+    retrieval.add_arguments(bench)
+    sup = esub.add_parser("support", parents=[common], help="score the citation-support checker")
+    support.add_arguments(sup)
     return {"eval": run}
 
 
@@ -65,6 +49,20 @@ def run(args, settings, out, err) -> int:
 
 
 def _cases(args, settings, out, err) -> int:
+    from eval.harness import (
+        DEFAULT_BASELINE,
+        DEFAULT_GOLD,
+        DEFAULT_THRESHOLDS,
+        gate,
+        load_baseline,
+        run_cases,
+    )
+    from eval.report import write_reports
+
+    args.gold = args.gold or str(DEFAULT_GOLD)
+    args.thresholds = args.thresholds or str(DEFAULT_THRESHOLDS)
+    args.baseline = args.baseline or str(DEFAULT_BASELINE)
+
     def progress(result) -> None:
         mark = "ok " if result.verdict == result.gold.expected_verdict else "XX "
         err.print(

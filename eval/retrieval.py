@@ -31,7 +31,7 @@ from eval.ranking import first_occurrences, ndcg_at_k, recall_at_k, reciprocal_r
 from ingest.config import StoreSettings
 from ingest.pipeline import Progress as Hooks
 from ingest.store import Store
-from rag import Hit, MeddraftError, Retriever, Settings, build_indexer
+from rag import Hit, MeddraftError, Settings, build_indexer
 
 __all__ = [
     "BeirData",
@@ -159,6 +159,8 @@ def evaluate(
     _check_dedicated(indexer.store, folder)
     report = indexer.ingest([materialise(data, folder)], progress=progress)
     ingest_seconds = time.perf_counter() - started
+
+    from rag import Retriever  # bm25s loads here, not when `meddraft` registers this command
 
     retriever = Retriever(indexer.store, indexer.embedder)
     runs: dict[str, dict[str, list[str]]] = {mode: {} for mode in MODES}

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,7 +47,18 @@ class EmbeddingSettings(_Group):
         description="Where the bundled model is extracted once.",
     )
     batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
-    device: str = Field("cpu", description="torch device for the embedding model.")
+    device: str = Field("cpu", description="torch device (sentence-transformers backend only).")
+    backend: Literal["onnx", "sentence-transformers"] = Field(
+        "onnx",
+        description="What runs the model: 'onnx' (onnxruntime, no torch; the model is exported to "
+        "ONNX once into cache_dir) or 'sentence-transformers' (torch). Ingest and queries use the "
+        "same one.",
+    )
+    quantize: Literal["none", "int8"] = Field(
+        "none",
+        description="ONNX backend only: 'int8' runs a dynamically int8-quantised copy (its vectors "
+        "differ, so it is part of the store's model identity: a store is queried as it was built).",
+    )
 
 
 class ChunkingSettings(_Group):

@@ -1,4 +1,9 @@
-"""Embedding models: the bundled all-MiniLM-L6-v2 or any sentence-transformers model."""
+"""Embedding models: the bundled all-MiniLM-L6-v2 or any sentence-transformers model.
+
+Two backends run them (`BACKENDS`, chosen by `embedding.backend`): onnxruntime on the model's
+ONNX export (the default, `ingest.onnx_embedder`; no torch at query time) and sentence-transformers
+(torch). `make_embedder` builds the chosen one; each imports its runtime on first use only.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import Protocol
 
@@ -66,12 +72,36 @@ def resolve_model(settings: EmbeddingSettings) -> str:
     return name
 
 
+def model_name(settings: EmbeddingSettings) -> str:
+    """The model's name as stores record it: the bundled model under one name whatever its alias."""
+    return BUNDLED_MODEL if settings.model.lower() in _BUNDLED_ALIASES else settings.model
+
+
+# backend name -> "module:class"; only the chosen backend's module (and runtime) is imported
+BACKENDS: dict[str, str] = {
+    "onnx": "ingest.onnx_embedder:OnnxEmbedder",
+    "sentence-transformers": "ingest.embedding:SentenceTransformerEmbedder",
+}
+
+
+def make_embedder(settings: EmbeddingSettings) -> Embedder:
+    """The embedder of `settings.backend`, not loaded yet."""
+    module, _, name = BACKENDS[settings.backend].partition(":")
+    factory: Callable[[EmbeddingSettings], Embedder] = getattr(import_module(module), name)
+    return factory(settings)
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers model, loaded on first use, normalised embeddings on CPU."""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
+        if settings.quantize != "none":
+            raise EmbeddingError(
+                f"embedding.quantize = {settings.quantize!r} applies to the onnx backend only: set "
+                "embedding.backend = 'onnx' or embedding.quantize = 'none'"
+            )
         self.settings = settings
-        self.name = BUNDLED_MODEL if settings.model.lower() in _BUNDLED_ALIASES else settings.model
+        self.name = model_name(settings)
         self._model = None
 
     @property

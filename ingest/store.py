@@ -211,8 +211,10 @@ class Store:
         if stored and stored != model:
             raise StoreMismatchError(
                 f"the store at {self.location} was built with embedding model {stored!r}, not "
-                f"{model!r}: use --embedding-model {stored!r}, another --store, or "
-                "`meddraft ingest --rebuild` to re-embed everything"
+                f"{model!r}: use the embedding settings it was built with (--embedding-model "
+                f"{stored.split('+onnx-')[0]!r}; a name ending in +onnx-int8 also needs "
+                "embedding.quantize = 'int8'), another --store, or `meddraft ingest --rebuild` "
+                "to re-embed everything"
             )
 
     def drop(self) -> None:

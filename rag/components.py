@@ -7,22 +7,26 @@ Each takes the whole settings object and reads its own groups. Generators are bu
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ingest.config import EmbeddingSettings
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import Embedder, make_embedder
 from ingest.pipeline import Indexer
 from ingest.store import Store
-from rag.retrieval.hybrid import Retriever
 from rag.settings import Settings
+
+if TYPE_CHECKING:  # bm25s (and scipy) load when a retriever is built, not with this module
+    from rag.retrieval.hybrid import Retriever
 
 
 @lru_cache(maxsize=4)
-def _embedder(settings: str) -> SentenceTransformerEmbedder:
+def _embedder(settings: str) -> Embedder:
     # cached by the JSON of the embedding settings: one model load per process
-    return SentenceTransformerEmbedder(EmbeddingSettings.model_validate_json(settings))
+    return make_embedder(EmbeddingSettings.model_validate_json(settings))
 
 
-def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder of `embedding.backend` (ONNX by default); ingest and queries share it."""
     return _embedder(settings.embedding.model_dump_json())
 
 
@@ -31,6 +35,8 @@ def build_store(settings: Settings) -> Store:
 
 
 def build_retriever(settings: Settings, store: Store | None = None, embedder=None) -> Retriever:
+    from rag.retrieval.hybrid import Retriever
+
     return Retriever(store or build_store(settings), embedder or build_embedder(settings))
 
 

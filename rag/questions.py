@@ -10,9 +10,10 @@ says what was understood, so the writer can see what to add.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from rag.errors import QuestionError, UnansweredQuestionError
 from rag.types import RequestInfo
@@ -48,10 +49,22 @@ def check_question(question: str) -> str:
 
 @lru_cache(maxsize=1)
 def _stop_words() -> dict[str, frozenset[str]]:
-    words = {}
-    for code in ("en", *_LANGUAGES):
-        words[code] = frozenset(importlib.import_module(f"spacy.lang.{code}.stop_words").STOP_WORDS)
-    return words
+    return {code: _spacy_stop_words(code) for code in ("en", *_LANGUAGES)}
+
+
+def _spacy_stop_words(code: str) -> frozenset[str]:
+    """spaCy's stop-word list for a language, read from its file alone: importing
+    `spacy.lang.fr.stop_words` runs `spacy/__init__` and `spacy.lang.fr`'s tokenizer exceptions
+    (seconds of regular-expression compiling on a cold start) for a list of words."""
+    spec = importlib.util.find_spec("spacy")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("spaCy is not installed: pip install medspacy")
+    path = Path(next(iter(spec.submodule_search_locations))) / "lang" / code / "stop_words.py"
+    module_spec = importlib.util.spec_from_file_location(f"_meddraft_stop_words_{code}", path)
+    assert module_spec is not None and module_spec.loader is not None  # a file path always has one
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(module.STOP_WORDS)
 
 
 def other_language(text: str) -> str | None:

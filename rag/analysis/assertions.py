@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from rag.analysis.spacy_lean import lean_spacy
 from rag.types import Assertion
 
 _EXTRA_RULES: list[tuple[str, str, str]] = [
@@ -77,6 +78,11 @@ _PRIORITY: list[tuple[str, Assertion]] = [
 
 @lru_cache(maxsize=1)
 def _pipeline():
+    with lean_spacy():  # no torch (thinc) or QuickUMLS (nltk, scikit-learn): seconds, unused
+        return _build_pipeline()
+
+
+def _build_pipeline():
     from loguru import logger
 
     logger.disable("PyRuSH")

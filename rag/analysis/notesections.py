@@ -14,6 +14,7 @@ import warnings
 from functools import lru_cache
 
 from rag.analysis.lexicon import note_section_titles
+from rag.analysis.spacy_lean import lean_spacy
 
 # a sentence under a plan that starts, requests or considers something, and does not continue it
 _PLANNED = re.compile(
@@ -28,6 +29,11 @@ _CONTINUED = re.compile(
 
 @lru_cache(maxsize=1)
 def _pipeline():
+    with lean_spacy():  # no torch (thinc) or QuickUMLS (nltk, scikit-learn): seconds, unused
+        return _build_pipeline()
+
+
+def _build_pipeline():
     from loguru import logger
 
     logger.disable("PyRuSH")

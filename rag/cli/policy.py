@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from rag.analysis.criteria import Indication, Node, PolicyCriteria
 from rag.cli.llm import add_generator_args
 from rag.errors import MeddraftError
+
+if TYPE_CHECKING:  # annotations only: `rag.analysis` loads when a policy command runs
+    from rag.analysis.criteria import Indication, Node, PolicyCriteria
 
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> dict:

@@ -1,0 +1,56 @@
+"""spaCy and medspaCy without the heavy imports our rule-based pipelines never use.
+
+Two imports cost a cold `meddraft assess` seconds for nothing:
+- thinc, under spaCy, imports torch whenever it is installed (to offer torch-backed layers);
+- medspaCy imports QuickUMLS (for its `medspacy_quickumls` component, which we never enable),
+  and QuickUMLS imports nltk, which imports scipy.stats, scikit-learn and pandas.
+Inside `lean_spacy()`, `import torch` fails (thinc records that torch is absent; nothing is put in
+`sys.modules`, so libraries looking for a loaded torch there find none) and `quickumls` is an
+empty module. On leaving, both are put back: a later `import torch` (the ONNX export, the
+sentence-transformers backend) or `import quickumls` loads the real package. When torch is
+already loaded, it stays in use.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
+
+_HIDDEN = "torch"
+_STUBBED = "quickumls"
+
+
+class _Empty(Loader):
+    def create_module(self, spec):
+        return None  # the default: an empty module
+
+    def exec_module(self, module) -> None:
+        module.__path__ = []  # a package, so `from quickumls import spacy_component` finds a module
+
+
+class _Lean(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        root = name.partition(".")[0]
+        if root == _HIDDEN and _HIDDEN not in sys.modules:
+            raise ModuleNotFoundError("torch is not loaded for spaCy's rule-based pipelines", name=name)
+        if root == _STUBBED:
+            return ModuleSpec(name, _Empty(), is_package=True)
+        return None
+
+
+@contextmanager
+def lean_spacy() -> Iterator[None]:
+    if _STUBBED in sys.modules:  # the real QuickUMLS is loaded already: nothing to save
+        yield
+        return
+    finder = _Lean()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for name in [n for n in sys.modules if n.partition(".")[0] == _STUBBED]:
+            del sys.modules[name]  # the stubs go; medspaCy keeps the reference it took
