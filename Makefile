@@ -25,9 +25,17 @@ $(LLAMA_WHEELS)/.built:
 		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	touch $@
 
+# The runtime is installed with uv (from PyPI, into the venv): it downloads in parallel, and with an
+# empty cache it sets up the runtime in about 25 s where pip takes about 3.5 min. uv does not read
+# pip's configuration, so the machine's wheel folder (PIP_FIND_LINKS, where the CPU torch wheel is)
+# is passed on.
+FIND_LINKS ?= $(PIP_FIND_LINKS)
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt \
+		$(foreach d,$(FIND_LINKS),--find-links $(d)) -e .
 	@$(BIN)/python -c "import torch, sys; sys.exit('CUDA torch was installed; see constraints.txt' if torch.version.cuda else 0)"
 	@! $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-' || (echo 'nvidia-* packages were pulled in' && false)
 	touch $(STAMP)
