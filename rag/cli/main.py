@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--case", required=True, metavar="CASE_ID", help="the patient's case id")
     cli_llm.format_arg(assess)
     cli_llm.add_generator_args(assess)
+    assess.add_argument(
+        "--reviewer", metavar="NAME", help="who drafts, for the audit trail (default: your login name)"
+    )
     schema = sub.add_parser("schema", help="print the JSON schema of an output (for other tools)")
     schema.add_argument("name", choices=["assessment", "answer"], help="which output")
     session_handlers = cli_sessions.add_parsers(sub, common)
@@ -171,7 +174,9 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
         generator = build_generator(settings, hooks=hooks)
         assessment = assess(args.question, args.case, settings, generator=generator)
     try:
-        session = f"session {SessionStore(settings.store.path).save(assessment, settings.hash())}"
+        session_id = SessionStore(settings.store.path).save(assessment, settings.hash())
+        _audit_draft(settings, session_id, assessment, args.reviewer)
+        session = f"session {session_id}"
     except (OSError, sqlite3.Error) as exc:  # a read-only store folder: the draft still prints
         session = f"not saved as a session ({exc}), so `meddraft ask` cannot follow it up"
     prov = assessment.provenance
@@ -181,6 +186,15 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
         highlight=False,
     )
     return cli_llm.write_output(assessment, args.format, args.out, err)
+
+
+def _audit_draft(settings: Settings, session_id: str, assessment, reviewer: str | None) -> None:
+    """The draft goes in the audit trail as the page's drafts do, with the CLI user as the actor."""
+    from rag.components import build_store
+    from rag.review.audit import AuditLog, cli_actor, draft_created_detail
+
+    detail = draft_created_detail(assessment, build_store(settings).documents())
+    AuditLog(settings.store.path).record(session_id, cli_actor(reviewer), "draft_created", **detail)
 
 
 def _who(prov) -> str:

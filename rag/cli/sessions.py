@@ -25,10 +25,30 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     ask.add_argument("question", help="e.g. 'Which criteria are not met?'")
     ask.add_argument("--format", choices=["md", "json"], default="md", help="output format")
     add_generator_args(ask)
+    _reviewer_arg(ask)
     chat = sub.add_parser("chat", parents=[common], help="interactive follow-up questions")
     chat.add_argument("session", help="session id (or a unique prefix), from `meddraft sessions`")
     add_generator_args(chat)
+    _reviewer_arg(chat)
     return {"sessions": _sessions, "show": _show, "ask": _ask, "chat": _chat}
+
+
+def _reviewer_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reviewer", metavar="NAME", help="who asks, for the audit trail (default: your login name)"
+    )
+
+
+def _audit_followup(settings, store: SessionStore, result, reviewer: str | None) -> None:
+    """A saved turn goes in the audit trail, as a follow-up asked on the page does."""
+    from rag.review.audit import AuditLog, cli_actor, followup_detail
+
+    if result.not_saved:
+        return
+    turn = len(store.turns(result.session_id))
+    AuditLog(settings.store.path).record(
+        result.session_id, cli_actor(reviewer), "followup", **followup_detail(result, turn)
+    )
 
 
 def _store(settings) -> SessionStore:
@@ -57,7 +77,8 @@ def _show(args, settings, out: Console, err: Console) -> int:
 
 def _ask(args, settings, out: Console, err: Console) -> int:
     with spinner(err, settings, "answering") as hooks:
-        result = ask(args.session, args.question, settings, sessions=_store(settings), hooks=hooks)
+        result = ask(args.session, args.question, settings, sessions=(store := _store(settings)), hooks=hooks)
+    _audit_followup(settings, store, result, args.reviewer)
     if result.not_saved:
         err.print(f"note: this turn was not saved to the session ({result.not_saved})", highlight=False)
     if args.format == "json":
@@ -94,6 +115,7 @@ def _chat(args, settings, out: Console, err: Console) -> int:
             continue
         with spinner(err, settings, "answering") as hooks:
             result = ask(args.session, line, settings, sessions=store, hooks=hooks)
+        _audit_followup(settings, store, result, args.reviewer)
         sys.stdout.write(answer_markdown(result))
         sys.stdout.flush()
     return 0

@@ -7,12 +7,13 @@ action and its details) and when (UTC).
 
 from __future__ import annotations
 
+import getpass
 import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ACTIONS = (
     "draft_created",  # generator, model, settings hash, document hashes
@@ -38,6 +39,46 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+
+
+class _Record(Protocol):
+    case_id: str | None
+    content_hash: str
+
+
+def cli_actor(name: str | None) -> str:
+    """Who acted from the command line: `--reviewer`, else the login name, marked as such."""
+    if name and name.strip():
+        return " ".join(name.split())
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):  # no login name in a bare container
+        return "(command line)"
+
+
+def followup_detail(answer: Any, turn: int) -> dict[str, Any]:
+    """What a `followup` row keeps: the turn number, the question and the references it cited."""
+    cited = sorted({c for part in answer.answer for c in part.citations})
+    return {"n": turn, "question": answer.question, "cited": cited}
+
+
+def draft_created_detail(draft: Any, records: dict[str, _Record]) -> dict[str, Any]:
+    """What the `draft_created` row keeps: the question, the verdict, who drafted it with which
+    settings, and the content hash of every document the draft could read (its references and its
+    case's own documents), so a later reader can tell whether the sources changed since."""
+    read = {r.doc_id for r in draft.references}
+    read |= {doc for doc, rec in records.items() if rec.case_id == draft.case_id}
+    prov = draft.provenance
+    return {
+        "question": draft.question,
+        "case_id": draft.case_id,
+        "verdict": draft.verdict.label,
+        "generator": prov.generator,
+        "model": prov.model,
+        "embedding_model": prov.embedding_model,
+        "settings_hash": prov.settings_hash,
+        "documents": {d: records[d].content_hash for d in sorted(read) if d in records},
+    }
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from rag.errors import MeddraftError
 from rag.followup.sessions import SessionStore
 from rag.review import AuditLog, Review, review_of, reviewed
+from rag.review.audit import draft_created_detail, followup_detail
 from rag.review.decisions import STATUS_WORDS, find_criterion
 from rag.settings import Settings
 from rag.types import Assessment
@@ -231,20 +232,7 @@ class Desk:
         return session_id, draft
 
     def _created(self, draft: Assessment) -> dict[str, Any]:
-        records = self.store.documents()
-        read = {r.doc_id for r in draft.references}
-        read |= {doc for doc, rec in records.items() if rec.case_id == draft.case_id}
-        prov = draft.provenance
-        return {
-            "question": draft.question,
-            "case_id": draft.case_id,
-            "verdict": draft.verdict.label,
-            "generator": prov.generator,
-            "model": prov.model,
-            "embedding_model": prov.embedding_model,
-            "settings_hash": prov.settings_hash,
-            "documents": {d: records[d].content_hash for d in sorted(read) if d in records},
-        }
+        return draft_created_detail(draft, self.store.documents())
 
     def view(self, session: str) -> SessionView:
         session_id = self.sessions.resolve(session)
@@ -325,8 +313,7 @@ class Desk:
         with self._lock:
             answer = ask(session_id, question, self.settings, sessions=self.sessions)
         n = len(self.sessions.turns(session_id))
-        cited = sorted({c for p in answer.answer for c in p.citations})
-        self.audit.record(session_id, _name(reviewer), "followup", n=n, question=question, cited=cited)
+        self.audit.record(session_id, _name(reviewer), "followup", **followup_detail(answer, n))
         return answer
 
     def export(self, session: str, fmt: str, reviewer: str = "") -> tuple[bytes, str, str]:

@@ -92,7 +92,8 @@ def test_sessions_survive_a_restart(corpus_parts, session, tmp_path):
 
 def test_cli_assess_saves_a_session_then_ask_show_and_chat(corpus_settings, capsys, monkeypatch):
     store = str(corpus_settings.store.path)
-    assert main(["assess", DEMO_Q, "--case", "mcas-001", "--store", store, "--format", "json"]) == 0
+    argv = ["assess", DEMO_Q, "--case", "mcas-001", "--store", store, "--format", "json"]
+    assert main([*argv, "--reviewer", "Dr  CLI"]) == 0
     session_id = json.loads(capsys.readouterr().out)["session_id"]
     assert session_id
     assert main(["sessions", "--store", store, "--format", "json"]) == 0
@@ -112,3 +113,14 @@ def test_cli_assess_saves_a_session_then_ask_show_and_chat(corpus_settings, caps
     out = capsys.readouterr().out
     assert "[1] Omalizumab (Xolair)" in out and "Criterion 1 (" in out
     assert "1. Which dose did the 2021 review use?" in out
+    # the CLI's draft and follow-ups are in the audit trail, as the page's are
+    assert main(["audit", session_id, "--store", store, "--format", "json"]) == 0
+    trail = json.loads(capsys.readouterr().out)
+    assert [e["action"] for e in trail] == ["draft_created", "followup", "followup"]
+    created = trail[0]
+    assert created["actor"] == "Dr CLI" and created["detail"]["case_id"] == "mcas-001"
+    hashed = created["detail"]["documents"]
+    assert any(d.startswith("mcas-001") for d in hashed) and all(len(h) >= 16 for h in hashed.values())
+    assert not any(d.startswith(("ad-", "asthma-", "cidp-")) for d in hashed)  # no other case's notes
+    assert trail[1]["detail"]["n"] == 1 and trail[2]["detail"]["n"] == 2
+    assert trail[1]["actor"].endswith("(command line)")

@@ -259,4 +259,6 @@ def test_audit_command_prints_the_trail(client, desk, capsys):
     assert main(["audit", session_id, "--store", store, "--format", "json"]) == 0
     events = json.loads(capsys.readouterr().out)
     assert events[0]["detail"]["documents"]["policy-omalizumab"]  # the content hash of a document read
-    assert main(["audit", "feedfacecafe", "--store", store]) == 2
+    assert (
+        main(["audit", "feedfacecafe", "--store", store]) == 3
+    )  # an unknown session is a data error (rag/cli/exits.py)
