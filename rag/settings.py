@@ -226,7 +226,7 @@ def _read_config(path: Path, role: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read config file {path} ({role}): {exc}; fix its TOML") from exc
+        raise ConfigError(f"cannot read config file {path} ({role}): {exc}; fix the file") from exc
     if isinstance(data.get("llm"), dict) and "api_key" in data["llm"]:
         raise ConfigError(
             f"{path} sets llm.api_key: API keys are read from the environment only "
@@ -266,25 +266,32 @@ def _gather(config_file: Path | str | None, overrides: Mapping[str, Any] | None)
     return inputs
 
 
-def _build(inputs: _Inputs) -> Settings:
+def _build(inputs: _Inputs, flag_names: Mapping[str, str] | None = None) -> Settings:
     cls = type("Settings", (Settings,), {"config_files": tuple(path for _, path, _ in inputs.files)})
     try:
         return cls(**inputs.init())
     except ValidationError as exc:
-        layers = _layers(inputs, {})
+        layers = _layers(inputs, flag_names or {})
         problems = "; ".join(_problem(err, layers) for err in exc.errors())
         raise ConfigError(f"invalid settings ({problems}); fix each where it is set") from exc
+    except ValueError as exc:  # a MEDDRAFT_* group variable that is not JSON (pydantic-settings)
+        raise ConfigError(f"invalid settings: {exc}; fix the MEDDRAFT_* variable") from exc
 
 
-def load_settings(config_file: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Build the settings; `overrides` maps dotted keys (`store.path`) to CLI values.
+def load_settings(
+    config_file: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings; `overrides` maps dotted keys (`store.path`) to CLI values, and
+    `flag_names` the same keys to the flags that set them (for error messages).
 
     Layers, lowest first: defaults, the user file (`user_config_file()`), the project file
     (`config_file`, else `$MEDDRAFT_CONFIG`, else `./meddraft.toml` if present), `MEDDRAFT_*`
     variables, `overrides`. A named file that does not exist is an error; so is any invalid or
     unknown key, in whichever layer (the message names it).
     """
-    return _build(_gather(config_file, overrides))
+    return _build(_gather(config_file, overrides), flag_names)
 
 
 # --- where each value came from ----------------------------------------------------------------
@@ -339,7 +346,7 @@ def explain_settings(
     masked. A source is `default`, `user file PATH`, `project file PATH`, `env NAME` or
     `flag --NAME` (`flag_names` maps dotted keys to the flags that set them)."""
     inputs = _gather(config_file, overrides)
-    settings = _build(inputs)
+    settings = _build(inputs, flag_names)
     layers = _layers(inputs, flag_names or {})
     secrets = {k for k, v in _flatten(settings.model_dump()).items() if isinstance(v, SecretStr)}
     result: dict[str, dict[str, Any]] = {}

@@ -23,6 +23,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     "llm.base_url": ("llm_base_url", "--base-url"),
 }
 
+FLAG_NAMES = {key: flag for key, (_, flag) in FLAGS.items()}
+
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the command line sets (None: not given)."""
@@ -43,9 +45,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
 
 
 def _run(args, settings: Settings, out: Console, err: Console) -> int:
-    explained = explain_settings(
-        getattr(args, "config", None), overrides(args), {key: flag for key, (_, flag) in FLAGS.items()}
-    )
+    explained = explain_settings(getattr(args, "config", None), overrides(args), FLAG_NAMES)
     if args.format == "json":
         out.print_json(json.dumps(explained))
         return 0

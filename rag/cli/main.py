@@ -98,7 +98,7 @@ def _load_plugins(sub, common) -> dict:
 
 
 def load_from_args(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None), cli_config.overrides(args))
+    return load_settings(getattr(args, "config", None), cli_config.overrides(args), cli_config.FLAG_NAMES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -166,3 +166,12 @@ def test_an_invalid_value_is_blamed_on_the_layer_that_set_it(config_home, tmp_pa
     monkeypatch.setenv("MEDDRAFT_STORE__PORT", "ninety")
     with pytest.raises(ConfigError, match=r"\(from env MEDDRAFT_STORE__PORT\)"):
         load_settings()
+
+
+def test_a_bad_flag_value_or_unparsable_env_group_names_its_source(config_home, monkeypatch, capsys):
+    with pytest.raises(ConfigError, match=r"store\.port: .* \(from flag --port\)"):
+        load_settings(overrides={"store.port": "x"}, flag_names={"store.port": "--port"})
+    monkeypatch.setenv("MEDDRAFT_LLM", "not json")
+    capsys.readouterr()
+    assert main(["config"]) == 2
+    assert "MEDDRAFT_* variable" in capsys.readouterr().err
