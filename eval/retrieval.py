@@ -6,7 +6,7 @@ three document rankings: dense, BM25 and the fused hybrid order. A document's ra
 best chunk.
 
     meddraft eval retrieval --dataset scifact
-    meddraft eval retrieval --corpus corpus.jsonl --queries queries.jsonl --qrels qrels/test.tsv --json
+    meddraft eval retrieval --corpus corpus.jsonl --queries queries.jsonl --qrels qrels/test.tsv --format json
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eval.beir import BeirData, load_beir, pubmedqa_beir, scifact_beir, shared_data_dir, write_beir
+from eval.options import add_format_args, output_format
 from eval.ranking import first_occurrences, ndcg_at_k, recall_at_k, reciprocal_rank, score_runs
 from ingest.config import StoreSettings
 from ingest.pipeline import Progress as Hooks
@@ -217,7 +218,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N judged queries")
     parser.add_argument("--candidates", type=int, default=100, help="dense and BM25 chunks per query")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_format_args(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--report", metavar="DIR", help="write retrieval.json and report.html (curves)")
     parser.add_argument(
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace, settings: Settings, out: Console) -> int:
             progress=hooks,
             on_query=lambda done, total: bar.update(queries, completed=done, total=total),
         )
-    if args.json:
+    if output_format(args) == "json":
         out.print_json(json.dumps(result))
     else:
         print_table(result, out)

@@ -5,7 +5,7 @@ of the abstract is a candidate; it is positive when SciFact lists it as evidence
 CONTRADICT: the sentence is about the claim's content). The prediction is
 `supports(claim, sentence, min_overlap=t)` for a few thresholds t.
 
-    meddraft eval support --scifact ../shared/data/scifact --json
+    meddraft eval support --scifact ../shared/data/scifact --format json
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from eval.beir import scifact_claims, scifact_corpus, shared_data_dir
 from eval.metrics import supports
+from eval.options import add_format_args, output_format
 from rag import MeddraftError, Settings
 
 THRESHOLDS = (0.25, 0.3, 0.5)  # 0.25: what citation_precision uses; 0.5: the default (recall)
@@ -123,13 +124,13 @@ def evaluate_support(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scifact", metavar="DIR", help="SciFact folder (default: the shared data)")
     parser.add_argument("--split", choices=["dev", "train"], default="dev", help="claims file to score")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_format_args(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     folder = Path(args.scifact) if args.scifact else shared_data_dir() / "scifact"
     result = evaluate_support(folder, args.split)
-    if args.json:
+    if output_format(args) == "json":
         out.print_json(json.dumps(result))
         return 0
     table = Table(

@@ -1,14 +1,18 @@
-"""One settings tree: defaults < meddraft.toml < MEDDRAFT_* environment < CLI flags."""
+"""One settings tree: defaults < the user's meddraft.toml < the project's meddraft.toml <
+MEDDRAFT_* environment < CLI flags; `explain_settings` says which layer each value came from."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -113,6 +117,7 @@ class ServeSettings(BaseModel):
 
 
 CONFIG_ENV = "MEDDRAFT_CONFIG"
+XDG_ENV = "XDG_CONFIG_HOME"
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_CONFIG = Path("meddraft.toml")
 
@@ -162,7 +167,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown generator {value!r}: choose auto or one of {', '.join(names())}")
         return value
 
-    config_path: ClassVar[Path | None] = None
+    config_files: ClassVar[tuple[Path, ...]] = ()  # highest precedence first; set by load_settings
 
     @classmethod
     def settings_customise_sources(
@@ -173,11 +178,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_file = getattr(settings_cls, "config_path", None)
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
+        files = getattr(settings_cls, "config_files", ())
+        toml = [TomlConfigSettingsSource(settings_cls, toml_file=path) for path in files]
+        return (init_settings, env_settings, *toml)
 
     def hash(self) -> str:
         """Hash of every setting that shapes an output (secrets excluded)."""
@@ -192,18 +195,44 @@ class Settings(BaseSettings):
         return "openai" if self.llm.base_url else "extractive"
 
 
-def _refuse_secrets_in(path: Path) -> None:
+def user_config_file() -> Path:
+    """`$XDG_CONFIG_HOME/meddraft/meddraft.toml`, else `~/.config/meddraft/meddraft.toml` (a relative
+    XDG_CONFIG_HOME is ignored, as the XDG spec says)."""
+    base = os.environ.get(XDG_ENV, "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
+    return root / "meddraft" / "meddraft.toml"
+
+
+@dataclass
+class _Inputs:
+    """What load_settings reads before validating: the files (with their tables) and the flags."""
+
+    files: list[tuple[str, Path, dict[str, Any]]] = field(default_factory=list)  # highest first
+    overrides: dict[str, Any] = field(default_factory=dict)  # dotted key -> flag value
+    openai_key: bool = False  # llm.api_key taken from OPENAI_API_KEY
+
+    def init(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for key, value in self.overrides.items():
+            _deep_set(tree, key, value)
+        if self.openai_key:
+            _deep_set(tree, "llm.api_key", os.environ[OPENAI_KEY_ENV])
+        return tree
+
+
+def _read_config(path: Path, role: str) -> dict[str, Any]:
     import tomllib
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        raise ConfigError(f"cannot read config file {path} ({role}): {exc}; fix the file") from exc
     if isinstance(data.get("llm"), dict) and "api_key" in data["llm"]:
         raise ConfigError(
             f"{path} sets llm.api_key: API keys are read from the environment only "
             f"(MEDDRAFT_LLM__API_KEY or {OPENAI_KEY_ENV}); remove it from the file"
         )
+    return data
 
 
 def _deep_set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -213,31 +242,116 @@ def _deep_set(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
-def load_settings(config_file: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Build the settings; `overrides` maps dotted keys (`store.path`) to CLI values.
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"store": {"path": x}}` -> `{"store.path": x}` (empty tables set nothing)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
-    The config file is `config_file`, else `$MEDDRAFT_CONFIG`, else `./meddraft.toml` if present.
-    A named file that does not exist is an error; so is any invalid or unknown key.
-    """
+
+def _gather(config_file: Path | str | None, overrides: Mapping[str, Any] | None) -> _Inputs:
     explicit = config_file or os.environ.get(CONFIG_ENV)
-    path = Path(explicit) if explicit else DEFAULT_CONFIG
-    if explicit and not path.is_file():
-        raise ConfigError(f"config file {path} not found: fix the path or drop --config")
-    init: dict[str, Any] = {}
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            _deep_set(init, key, value)
-    if path.is_file():
-        _refuse_secrets_in(path)
-    if not os.environ.get("MEDDRAFT_LLM__API_KEY") and os.environ.get(OPENAI_KEY_ENV):
-        _deep_set(init, "llm.api_key", os.environ[OPENAI_KEY_ENV])
-    cls = type("Settings", (Settings,), {"config_path": path if path.is_file() else None})
+    project = Path(explicit) if explicit else DEFAULT_CONFIG
+    if explicit and not project.is_file():
+        raise ConfigError(f"config file {project} not found: fix the path or drop --config")
+    inputs = _Inputs(overrides={k: v for k, v in (overrides or {}).items() if v is not None})
+    for role, path in (("project file", project), ("user file", user_config_file())):
+        if path.is_file():
+            inputs.files.append((role, path, _read_config(path, role)))
+    inputs.openai_key = bool(not os.environ.get("MEDDRAFT_LLM__API_KEY") and os.environ.get(OPENAI_KEY_ENV))
+    return inputs
+
+
+def _build(inputs: _Inputs, flag_names: Mapping[str, str] | None = None) -> Settings:
+    cls = type("Settings", (Settings,), {"config_files": tuple(path for _, path, _ in inputs.files)})
     try:
-        return cls(**init)
+        return cls(**inputs.init())
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(
-            f"invalid settings ({problems}); check meddraft.toml, MEDDRAFT_* variables and flags"
-        ) from exc
-    except ValueError as exc:  # malformed TOML
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        layers = _layers(inputs, flag_names or {})
+        problems = "; ".join(_problem(err, layers) for err in exc.errors())
+        raise ConfigError(f"invalid settings ({problems}); fix each where it is set") from exc
+    except ValueError as exc:  # a MEDDRAFT_* group variable that is not JSON (pydantic-settings)
+        raise ConfigError(f"invalid settings: {exc}; fix the MEDDRAFT_* variable") from exc
+
+
+def load_settings(
+    config_file: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings; `overrides` maps dotted keys (`store.path`) to CLI values, and
+    `flag_names` the same keys to the flags that set them (for error messages).
+
+    Layers, lowest first: defaults, the user file (`user_config_file()`), the project file
+    (`config_file`, else `$MEDDRAFT_CONFIG`, else `./meddraft.toml` if present), `MEDDRAFT_*`
+    variables, `overrides`. A named file that does not exist is an error; so is any invalid or
+    unknown key, in whichever layer (the message names it).
+    """
+    return _build(_gather(config_file, overrides), flag_names)
+
+
+# --- where each value came from ----------------------------------------------------------------
+
+MASK = "**********"
+
+
+def _env_name(key: str, names: Mapping[str, str]) -> str:
+    """The variable that set `key`: MEDDRAFT_STORE__PATH, or MEDDRAFT_STORE holding JSON."""
+    parts = key.split(".")
+    for size in range(len(parts), 0, -1):
+        name = "MEDDRAFT_" + "__".join(parts[:size]).upper()
+        if name in names:
+            return names[name]
+    return "MEDDRAFT_" + "__".join(parts).upper()
+
+
+def _layers(inputs: _Inputs, flag_names: Mapping[str, str]) -> list[dict[str, str]]:
+    """Per layer, highest precedence first: each dotted key the layer sets -> its source."""
+    flags = {
+        key: f"flag {flag_names[key]}" if key in flag_names else f"argument {key}" for key in inputs.overrides
+    }
+    names = {name.upper(): name for name in os.environ}
+    env = {key: f"env {_env_name(key, names)}" for key in _flatten(EnvSettingsSource(Settings)())}
+    if inputs.openai_key:
+        env["llm.api_key"] = f"env {OPENAI_KEY_ENV}"
+    files = [{key: f"{role} {path.resolve()}" for key in _flatten(data)} for role, path, data in inputs.files]
+    return [flags, env, *files]
+
+
+def _source(key: str, layers: list[dict[str, str]]) -> str | None:
+    """The highest layer that sets `key`, a group holding it, or a key inside it (for errors)."""
+    for layer in layers:
+        for given, source in layer.items():
+            if given == key or key.startswith(f"{given}.") or given.startswith(f"{key}."):
+                return source
+    return None
+
+
+def _problem(err: Any, layers: list[dict[str, str]]) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    source = _source(key, layers)
+    return f"{key}: {err['msg']}" + (f" (from {source})" if source else "")
+
+
+def explain_settings(
+    config_file: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every setting as `{dotted key: {"value": ..., "source": ...}}`, values as JSON, secrets
+    masked. A source is `default`, `user file PATH`, `project file PATH`, `env NAME` or
+    `flag --NAME` (`flag_names` maps dotted keys to the flags that set them)."""
+    inputs = _gather(config_file, overrides)
+    settings = _build(inputs, flag_names)
+    layers = _layers(inputs, flag_names or {})
+    secrets = {k for k, v in _flatten(settings.model_dump()).items() if isinstance(v, SecretStr)}
+    result: dict[str, dict[str, Any]] = {}
+    for key, value in _flatten(settings.model_dump(mode="json")).items():
+        if key in secrets:
+            value = MASK
+        result[key] = {"value": value, "source": _source(key, layers) or "default"}
+    return result

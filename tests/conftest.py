@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.pop("MEDDRAFT_CONFIG", None)
 for _key in [k for k in os.environ if k.startswith("MEDDRAFT_")]:
     os.environ.pop(_key)  # tests start from the defaults, whatever the developer's shell has
+# nor the developer's own ~/.config/meddraft/meddraft.toml: an empty config home for the session
+# (subprocesses inherit it); a test that wants a user file writes one under its own tmp_path
+TEST_CONFIG_HOME = os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="meddraft-tests-config-")
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -134,6 +138,10 @@ def small_llm(base_url: str, **changes):
     }
     values.update(changes)
     return LLMSettings(**values)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(TEST_CONFIG_HOME, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

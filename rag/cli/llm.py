@@ -60,14 +60,6 @@ def write_output(assessment, fmt: str, out: str | None, err: Console) -> int:
     return 0
 
 
-def generator_overrides(args: argparse.Namespace) -> dict:
-    return {
-        "generator": getattr(args, "generator", None),
-        "llm.model": getattr(args, "llm_model", None),
-        "llm.base_url": getattr(args, "llm_base_url", None),
-    }
-
-
 @contextmanager
 def spinner(err: Console, settings: Settings, what: str = "drafting"):
     """A spinner; with a model, the characters streamed so far and notes on retries and re-asks."""

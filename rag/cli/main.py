@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rag.cli import case as cli_case
+from rag.cli import config as cli_config
 from rag.cli import exits
 from rag.cli import llm as cli_llm
 from rag.cli import policy as cli_policy
@@ -76,7 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     policy_handlers = cli_policy.add_parsers(sub, common)
     case_handlers = cli_case.add_parsers(sub, common)
     serve_handlers = cli_serve.add_parsers(sub, common)  # serve, audit
-    handlers = {**store_handlers, **session_handlers, **policy_handlers, **case_handlers, **serve_handlers}
+    config_handlers = cli_config.add_parsers(sub, common)
+    handlers = {
+        **store_handlers,
+        **session_handlers,
+        **policy_handlers,
+        **case_handlers,
+        **serve_handlers,
+        **config_handlers,
+    }
     parser.set_defaults(_plugins={**handlers, **_load_plugins(sub, common)})
     return parser
 
@@ -92,13 +101,7 @@ def _load_plugins(sub, common) -> dict:
 
 
 def load_from_args(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {
-        "store.path": getattr(args, "store", None),
-        "embedding.model": getattr(args, "embedding_model", None),
-        "ingest.default_kind": getattr(args, "kind", None),
-        **cli_llm.generator_overrides(args),
-    }
-    return load_settings(getattr(args, "config", None), overrides)
+    return load_settings(getattr(args, "config", None), cli_config.overrides(args), cli_config.FLAG_NAMES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -330,6 +330,36 @@ def test_run_prints_the_json_object_and_the_table(tiny_beir, settings):
     assert "hybrid" in table and "ndcg@10" in table and "0 chunks embedded" in table
 
 
+def _without_timings(value):
+    """The result less its wall-clock figures (seconds, ms per query), which differ run to run."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if "seconds" not in k and "ms_" not in k}
+    return value
+
+
+def test_format_json_equals_the_deprecated_json_flag(tiny_beir, tmp_path, capsys):
+    from rag.cli import main
+
+    corpus, queries, qrels = map(str, tiny_beir)
+    argv = ["eval", "retrieval", "--corpus", corpus, "--queries", queries, "--qrels", qrels]
+    argv += ["--quiet", "--limit", "2", "--store", str(tmp_path / "s")]
+    assert main([*argv, "--format", "json"]) == 0  # ingests: later runs reuse every embedding
+    capsys.readouterr()
+    runs = {}
+    for flags in (("--format", "json"), ("--json",)):
+        assert main([*argv, *flags]) == 0
+        captured = capsys.readouterr()
+        runs[flags[-1]] = (_without_timings(json.loads(captured.out)), captured.err)
+    assert runs["json"][0] == runs["--json"][0]
+    assert runs["json"][0]["queries"] == 2 and "hybrid" in runs["json"][0]
+    assert "deprecated" not in runs["json"][1]
+    assert "note: --json is deprecated; use --format json" in runs["--json"][1]
+    with pytest.raises(SystemExit):
+        main(["eval", "retrieval", "--help"])
+    usage = capsys.readouterr().out
+    assert "--format {text,json}" in usage and "--json" not in usage
+
+
 def test_arguments_need_a_dataset_or_all_three_files(tmp_path):
     settings = load_settings(overrides={"store.path": str(tmp_path / "s")})
     with pytest.raises(MeddraftError, match="give --dataset"):

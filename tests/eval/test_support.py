@@ -98,6 +98,26 @@ def test_run_prints_json_and_a_table(scifact):
     assert "0.25" in buffer.getvalue() and "precision" in buffer.getvalue()
 
 
+def test_format_json_equals_the_deprecated_json_flag(scifact, tmp_path, capsys):
+    from rag.cli import main
+
+    base = ["eval", "support", "--scifact", str(scifact), "--store", str(tmp_path / "s")]
+    capsys.readouterr()
+    assert main([*base, "--format", "json"]) == 0
+    new = capsys.readouterr()
+    assert main([*base, "--json"]) == 0
+    old = capsys.readouterr()
+    assert json.loads(new.out) == json.loads(old.out) and json.loads(new.out)["pairs"] == 5
+    assert "deprecated" not in new.err
+    assert old.err.strip().splitlines() == ["note: --json is deprecated; use --format json"]
+    assert main([*base, "--format", "text"]) == 0
+    assert "precision" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", "support", "--help"])
+    usage = capsys.readouterr().out
+    assert "--format {text,json}" in usage and "--json" not in usage
+
+
 def test_support_on_scifact_dev_counts_every_sentence_of_every_cited_abstract(shared_data):
     folder = shared_data / "scifact"
     sentences = {}

@@ -108,3 +108,26 @@ def test_every_option_and_argument_has_help_text():
 
     walk(build_parser(), "meddraft")
     assert not missing, missing
+
+
+def test_one_format_option_everywhere_and_json_only_as_a_hidden_alias():
+    import argparse
+
+    from rag.cli.main import build_parser
+
+    formats, visible_json = {}, []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, f"{path} {name}")
+            elif "--format" in action.option_strings:
+                formats[path] = action.choices
+            elif "--json" in action.option_strings and action.help != argparse.SUPPRESS:
+                visible_json.append(path)
+
+    walk(build_parser(), "meddraft")
+    assert not visible_json, visible_json
+    for command in ("config", "eval retrieval", "eval support", "eval cases", "status", "search"):
+        assert "json" in formats[f"meddraft {command}"], command
