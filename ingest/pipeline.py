@@ -256,7 +256,9 @@ class Indexer:
         except DocumentError as exc:
             return FileOutcome(path, "failed", reason=exc.message)
 
-    def _one_document(self, doc: Document, run: _Run, report: IngestReport, progress: Progress) -> FileOutcome:
+    def _one_document(
+        self, doc: Document, run: _Run, report: IngestReport, progress: Progress
+    ) -> FileOutcome:
         """One in-memory document: skipped when unchanged, else written like a parsed file."""
         try:
             digest = stable_hash([PARSER_VERSION, run.key, doc.content_hash], 32)

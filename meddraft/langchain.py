@@ -166,7 +166,9 @@ class AssessInput(BaseModel):
         description="The medical-necessity question, naming drug, dose, route, interval and indication, "
         "e.g. 'Is omalizumab 300 mg SC every 4 weeks medically indicated for this patient with CSU?'"
     )
-    case_id: str = Field(description="The case whose notes and request form the patient record, e.g. mcas-001.")
+    case_id: str = Field(
+        description="The case whose notes and request form the patient record, e.g. mcas-001."
+    )
 
 
 def meddraft_assess_tool(
