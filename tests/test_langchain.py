@@ -175,3 +175,22 @@ def test_tracing_is_never_turned_on_and_warned_about_once(monkeypatch, caplog, t
     assert len(caplog.records) == 1
     assert "patient notes" in caplog.records[0].getMessage()
     assert "LANGSMITH_TRACING" in caplog.records[0].getMessage()
+
+
+def test_documents_and_files_share_a_store(settings, mini_corpus):
+    """Files ingested after (and folders ingested again) leave LangChain documents alone; a
+    Document cannot take the id of a file's document; the store verifies clean."""
+    from ingest.integrity import verify
+    from rag.components import build_indexer, build_store
+
+    literature, _, _ = _notes()
+    ingest_documents(literature, settings)
+    indexer = build_indexer(settings)
+    assert not indexer.ingest([mini_corpus]).failed
+    assert indexer.ingest([mini_corpus]).count("unchanged") == 4  # and nothing removed
+    clash = Document(page_content="Not the note.", metadata={"id": "policy-widgetumab", "kind": "study"})
+    report = ingest_documents([clash], settings)
+    assert "already used by" in report.failed[0].reason
+    store = build_store(settings)
+    assert "data-label-glorbizumab-pdf" in store.documents()
+    assert verify(store).problems == []
