@@ -13,6 +13,9 @@ deleted (chunks whose id survives keep their vectors); files that disappeared fr
 is ingested again are removed. PDFs are parsed in a worker process with time and memory limits
 (`ingest/parsing.py`). A file that fails is reported with its reason, its previous version, if
 any, stays in the store, and the rest of the batch lands.
+
+`Indexer.ingest_documents` takes documents built in memory (`meddraft.langchain` builds them from
+LangChain `Document`s) down the same path from chunking on; their recorded source is never read.
 """
 
 from __future__ import annotations
