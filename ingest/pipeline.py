@@ -13,13 +13,16 @@ deleted (chunks whose id survives keep their vectors); files that disappeared fr
 is ingested again are removed. PDFs are parsed in a worker process with time and memory limits
 (`ingest/parsing.py`). A file that fails is reported with its reason, its previous version, if
 any, stays in the store, and the rest of the batch lands.
+
+`Indexer.ingest_documents` takes documents built in memory (`meddraft.langchain` builds them from
+LangChain `Document`s) down the same path from chunking on; their recorded source is never read.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingest.chunking import Chunker
@@ -28,7 +31,7 @@ from ingest.documents import Chunk, Document
 from ingest.embedding import Embedder
 from ingest.errors import DocumentError, DuplicateDocumentError
 from ingest.integrity import StoreStatus, store_status, verify
-from ingest.loaders import SUPPORTED, SourceFile, discover, file_hash, load
+from ingest.loaders import PARSER_VERSION, SUPPORTED, SourceFile, discover, file_hash, load
 from ingest.manifest import Entry, write_lock
 from ingest.parsing import Parser
 from ingest.report import STATUSES, FileOutcome, IngestReport, Progress
@@ -107,6 +110,15 @@ class Indexer:
         """Bring the store in step with `paths` (files or folders)."""
         return self._run(paths, passwords, rebuild, progress, thorough=False)
 
+    def ingest_documents(
+        self, documents: Sequence[Document], *, progress: Progress | None = None
+    ) -> IngestReport:
+        """Bring documents built in memory (e.g. from LangChain `Document`s) into the store, with
+        the same chunking, manifest and crash safety as files. `doc.path` names the source (it is
+        recorded, never read); `doc.content_hash` hashes the content; an unchanged document is
+        skipped. Nothing else in the store is removed."""
+        return self._run([], (), False, progress, thorough=False, documents=documents)
+
     def repair(self, *, passwords: Iterable[str] = (), progress: Progress | None = None) -> IngestReport:
         """Verify every document against the manifest; remove the inconsistent ones and ingest
         their files again (a document whose file is gone is only removed)."""
@@ -119,6 +131,7 @@ class Indexer:
         rebuild: bool,
         progress: Progress | None,
         thorough: bool,
+        documents: Sequence[Document] = (),
     ) -> IngestReport:
         started = time.perf_counter()
         progress = progress or Progress()
@@ -142,11 +155,15 @@ class Indexer:
             sources = self._sources(paths, report)
             named = {s.path for s in sources}
             sources += [s for s in again if s.path not in named]
-            progress.files(len(sources))
+            progress.files(len(sources) + len(documents))
             seen_paths: set[str] = set()
             for source in sources:
                 seen_paths.add(str(source.path))
                 outcome = self._one(source, run, report, progress)
+                report.outcomes.append(outcome)
+                progress.file_done(outcome)
+            for doc in documents:
+                outcome = self._one_document(doc, run, report, progress)
                 report.outcomes.append(outcome)
                 progress.file_done(outcome)
             self._flush(progress, report)
@@ -241,6 +258,25 @@ class Indexer:
             return FileOutcome(path, status, doc.id, n, warnings=doc.warnings)
         except DocumentError as exc:
             return FileOutcome(path, "failed", reason=exc.message)
+
+    def _one_document(
+        self, doc: Document, run: _Run, report: IngestReport, progress: Progress
+    ) -> FileOutcome:
+        """One in-memory document: skipped when unchanged, else written like a parsed file."""
+        try:
+            digest = stable_hash([PARSER_VERSION, run.key, doc.content_hash], 32)
+            previous = run.existing.get(doc.id)
+            self._check_unique(doc, run)
+            run.claimed[doc.id] = str(doc.path)
+            if previous and previous.content_hash == digest and previous.source_path == str(doc.path):
+                return FileOutcome(doc.path, "unchanged", doc.id, previous.n_chunks)
+            before = run.by_path.get(str(doc.path))
+            if before and before.doc_id != doc.id:  # the source's id changed
+                self._remove(before.doc_id)
+            n = self._write(replace(doc, content_hash=digest), SourceFile(doc.path, None), progress, report)
+            return FileOutcome(doc.path, "updated" if previous else "added", doc.id, n, warnings=doc.warnings)
+        except DocumentError as exc:
+            return FileOutcome(doc.path, "failed", reason=exc.message)
 
     def _check_unique(self, doc: Document, run: _Run) -> None:
         if doc.id in run.claimed:

@@ -10,7 +10,9 @@
 
 A thin layer over the packages of the design card (`ingest`, `rag`): nothing heavy is imported
 until a call needs it, so `import meddraft` is instant. Errors are `meddraft.MeddraftError` and
-its subclasses, each with a message that says what to do.
+its subclasses, each with a message that says what to do. `meddraft.langchain` (extra
+`meddraft[langchain]`) is the door for LangChain applications: a retriever, an assess tool and
+ingestion from LangChain `Document`s.
 """
 
 from __future__ import annotations
