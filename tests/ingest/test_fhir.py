@@ -62,20 +62,22 @@ def test_every_resource_kind_becomes_a_dated_case_document(docs):
         "| methotrexate | 15 mg orally every week | 2024-04-22 | 2024-06-03 | Stopped. Reason: "
         "Drug-induced transaminitis: ALT rose to 142 U/L (intolerance) | Chronic plaque psoriasis |"
     ) in docs["medications"]
-    assert "| calcipotriene/betamethasone foam | apply to plaques once daily | 2023-01-10 | 2024-03-01 |" in (
-        docs["medications"]
+    assert (
+        "| calcipotriene/betamethasone foam | apply to plaques once daily | 2023-01-10 | 2024-03-01 |"
+        in (docs["medications"])
     )
-    assert "| clobetasol 0.05% solution | apply to scalp twice daily as needed | 2016-03-01 | — | Ongoing" in (
-        docs["medications"]
+    meds = docs["medications"]
+    assert (
+        "| clobetasol 0.05% solution | apply to scalp twice daily as needed | 2016-03-01 | — | Ongoing"
+        in meds
     )
     # Observation: value, unit, reference range, interpretation, date
     assert "- ALT: 142 U/L (reference 7 U/L to 40 U/L; interpretation High), 2024-06-03." in docs["labs"]
     assert "- QuantiFERON-TB Gold Plus (IGRA): negative (reference negative), 2025-01-08." in docs["labs"]
     assert "- BSA: 12%, 2025-02-14." in docs["labs"]
     # Procedure with its period and outcome
-    assert "| NB-UVB phototherapy 3 times weekly | 2024-08-05 | 2024-11-11 | Completed. Inadequate response" in (
-        docs["procedures"]
-    )
+    row = "| NB-UVB phototherapy 3 times weekly | 2024-08-05 | 2024-11-11 | Completed. Inadequate response"
+    assert row in docs["procedures"]
     # DocumentReference: the base64 text/plain attachment, dated; the URL-only one is not fetched
     assert "date: '2025-02-14'" in docs[note] and "Monotherapy; no other biologic" in docs[note]
     assert "ehr.example.org" not in "".join(docs.values())
@@ -85,7 +87,8 @@ def test_the_preauthorization_claim_is_the_request_and_its_drug_is_not_history(d
     request = docs["request"]
     assert "kind: request" in request and "date: '2025-02-20'" in request
     assert "- Drug: adalimumab-adaz (Hyrimoz)" in request
-    assert "- Dose and frequency: 80 mg subcutaneously once, then 40 mg subcutaneously every other week" in request
+    dose = "- Dose and frequency: 80 mg subcutaneously once, then 40 mg subcutaneously every other week"
+    assert dose in request
     assert "- L40.0 Psoriasis vulgaris" in request and "- Specialty: Dermatology" in request
     assert "Encounter for check up" not in request  # the billing Claim (use: claim) is not a request
     assert "adalimumab" not in docs["medications"]  # the drug asked for was never taken
@@ -189,3 +192,19 @@ def test_prepare_writes_a_case_folder_and_reports_bad_bundles_without_stopping(t
     data["entry"] = [e for e in data["entry"] if e["resource"]["resourceType"] != "Procedure"]
     prepare([_write(tmp_path, data, "newer.json")], tmp_path / "store", "fhir-ps-001")
     assert not (done.folders[0] / "fhir-ps-001-fhir-procedures.md").exists()
+
+
+def test_only_the_bundle_module_imports_fhir_resources_and_only_lazily():
+    import ast
+
+    repo = BUNDLE.parents[3]
+    importers = []
+    for path in repo.glob("*/**/*.py"):
+        if ".venv" in path.parts or "tests" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.startswith("fhir") for n in names):
+                importers.append((path.relative_to(repo).as_posix(), node.col_offset > 0))
+    assert importers == [("ingest/fhir/bundle.py", True)]  # indented: inside the function that reads
