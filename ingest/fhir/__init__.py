@@ -23,9 +23,9 @@ from ingest.documents import DocMeta, slugify
 from ingest.fhir.bundle import FhirBundleError, day, read_bundle
 from ingest.fhir.notes import Note, demographics, documents, labs, medications, problems, procedures
 from ingest.fhir.request import find_request, prescriptions, request_note
-from ingest.report import FileOutcome
+from ingest.report import FileOutcome, IngestReport
 
-__all__ = ["CaseDocument", "FhirBundleError", "Prepared", "case_documents", "prepare"]
+__all__ = ["CaseDocument", "FhirBundleError", "Prepared", "case_documents", "ingest_with_bundles", "prepare"]
 
 FOLDER = "fhir"  # under the store: <store>/fhir/<case_id>/<doc id>.md
 SOURCE = "FHIR R4 bundle"
@@ -151,3 +151,16 @@ def _write(folder: Path, docs: list[CaseDocument], source: Path) -> Path:
             source, f"its notes could not be written to {folder} ({exc.strerror})"
         ) from None
     return folder
+
+
+def ingest_with_bundles(
+    indexer, paths: Sequence[Path | str], bundles: Sequence[Path | str], case_id: str | None = None, **kwargs
+) -> tuple[IngestReport, Prepared]:
+    """Ingest files and FHIR bundles in one batch with `indexer` (an `ingest.pipeline.Indexer`;
+    `kwargs` go to its `ingest`): the bundles that cannot be read are failed files of the report,
+    and the rest lands."""
+    prepared = prepare(bundles, indexer.store.settings.path, case_id) if bundles else Prepared()
+    todo = [*paths, *prepared.folders]
+    report = indexer.ingest(todo, **kwargs) if todo else IngestReport()
+    report.outcomes[:0] = prepared.outcomes
+    return report, prepared

@@ -115,7 +115,7 @@ def _codes(concept: dict | None) -> str:
         system = str(coding.get("system", "")).lower()
         label = next((v for k, v in systems.items() if k in system), None)
         if label and coding.get("code"):
-            return f" ({label} {coding['code']})"
+            return f" (code {coding['code']}, {label})"
     return ""
 
 

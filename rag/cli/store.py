@@ -70,25 +70,24 @@ def _ingest(args, settings, out: Console, err: Console) -> int:
         raise ConfigError("nothing to ingest: name files or folders, or a bundle with --fhir BUNDLE")
     if args.case and not args.fhir:
         raise ConfigError("--case goes with --fhir: a file's case comes from its front matter")
-    paths, prepared = list(args.paths), None
-    if args.fhir:
-        from ingest.fhir import prepare
+    from ingest.fhir import ingest_with_bundles
 
-        prepared = prepare(args.fhir, settings.store.path, args.case)
-        paths += prepared.folders
-    report = IngestReport()
-    if paths:
-        indexer = build_indexer(settings)
-        with _progress(err, quiet=args.quiet or args.format == "json") as hooks:
-            report = indexer.ingest(paths, passwords=args.password, rebuild=args.rebuild, progress=hooks)
-    if prepared:  # the bundles that could not be read are failed files of the same batch
-        report.outcomes[:0] = prepared.outcomes
-        if args.format != "json":
-            for bundle, case in prepared.cases.items():
-                err.print(f"FHIR bundle {bundle} -> case {case}", highlight=False)
+    indexer = build_indexer(settings)
+    with _progress(err, quiet=args.quiet or args.format == "json") as hooks:
+        report, prepared = ingest_with_bundles(
+            indexer,
+            args.paths,
+            args.fhir,
+            args.case,
+            passwords=args.password,
+            rebuild=args.rebuild,
+            progress=hooks,
+        )
+    if args.format != "json":
+        for bundle, case in prepared.cases.items():
+            err.print(f"FHIR bundle {bundle} -> case {case}", highlight=False)
         for bundle, warning in prepared.warnings:
-            if args.format != "json":
-                err.print(f"[yellow]warning[/] {bundle}: {warning}", highlight=False)
+            err.print(f"[yellow]warning[/] {bundle}: {warning}", highlight=False)
     _show(report, args.format, out, err)
     return EXIT_PARTIAL if report.failed else EXIT_OK
 

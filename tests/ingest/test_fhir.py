@@ -53,7 +53,7 @@ def test_every_resource_kind_becomes_a_dated_case_document(docs):
     assert "36-year-old female (age on 2025-02-20)" in docs["demographics"]
     # Condition: the code's display with its code, severity, statuses, onset
     assert (
-        "- Chronic plaque psoriasis (SNOMED CT 200965009): moderate to severe, active, confirmed, "
+        "- Chronic plaque psoriasis (code 200965009, SNOMED CT): moderate to severe, active, confirmed, "
         "onset 2010-06-01." in docs["problems"]
     )
     assert "## Past problems\n\n- Prediabetes" in docs["problems"]
@@ -96,7 +96,7 @@ def test_the_preauthorization_claim_is_the_request_and_its_drug_is_not_history(d
 
 def test_refuted_conditions_read_as_ruled_out_and_entered_in_error_ones_are_omitted(docs):
     problems = docs["problems"]
-    assert "## Ruled out\n\n- Psoriatic arthritis (SNOMED CT 33339001): ruled out." in problems
+    assert "## Ruled out\n\n- Psoriatic arthritis (code 33339001, SNOMED CT): ruled out." in problems
     active = problems.split("## Active problems")[1].split("## Past problems")[0]
     assert "Psoriatic arthritis" not in active
     assert all("lupus" not in text.lower() for text in docs.values())
@@ -208,3 +208,43 @@ def test_only_the_bundle_module_imports_fhir_resources_and_only_lazily():
             if any(n.startswith("fhir") for n in names):
                 importers.append((path.relative_to(repo).as_posix(), node.col_offset > 0))
     assert importers == [("ingest/fhir/bundle.py", True)]  # indented: inside the function that reads
+
+
+def test_an_open_service_request_is_the_request_when_there_is_no_preauthorization_claim(tmp_path):
+    data = _bundle()
+    data["entry"] = [e for e in data["entry"] if e["resource"]["resourceType"] != "Claim"]
+    condition = "urn:uuid:3e9b4c6f-5a7d-4c8e-8f1a-2b3c4d5e6f74"
+    data["entry"].append(
+        {
+            "fullUrl": "urn:uuid:service-1",
+            "resource": {
+                "resourceType": "ServiceRequest",
+                "id": "service-1",
+                "status": "active",
+                "intent": "order",
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://snomed.info/sct",
+                            "code": "1149092001",
+                            "display": "Narrowband ultraviolet B phototherapy",
+                        }
+                    ]
+                },
+                "subject": {"reference": "urn:uuid:6f1c2a3e-9b7d-4c1e-8f2a-1d3b5c7e9a01"},
+                "authoredOn": "2025-03-01",
+                "requester": {"reference": "urn:uuid:1c7f2a4d-3e5b-4a6c-8d9e-0f1a2b3c4d52"},
+                "reasonReference": [{"reference": condition}],
+            },
+        }
+    )
+    mapped = case_documents(_write(tmp_path, data), "sr-1")
+    request = next(d for d in mapped.documents if d.meta.kind == "request")
+    text = request.markdown()
+    assert "date: '2025-03-01'" in text and "- Service: Narrowband ultraviolet B phototherapy" in text
+    assert "- 200965009 Chronic plaque psoriasis" in text and "- Specialty: Dermatology" in text
+    assert not [w for w in mapped.warnings if "no prior-authorization" in w]
+    data["entry"] = data["entry"][:-1]
+    mapped = case_documents(_write(tmp_path, data, "norequest.json"), "sr-1")
+    assert not [d for d in mapped.documents if d.meta.kind == "request"]
+    assert "the case has no request document" in " ".join(mapped.warnings)

@@ -100,3 +100,28 @@ def test_assess_reads_the_failed_therapies_from_the_fhir_notes(store, tmp_path, 
     assert specialty["status"] == "met" and "fhir-ps-001-fhir-request" in specialty["rationale"]
     cited = {r["doc_id"] for r in draft["references"]}
     assert not {d for d in cited if d.startswith("6f1c2a3e")}  # the other case's copy is never seen
+
+
+def test_the_patient_record_reads_the_fhir_notes_as_notes(store, capsys):
+    capsys.readouterr()
+    assert main(["case", "show", "fhir-ps-001", "--store", str(store), "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["age"] == 36 and record["weight_kg"] == 68
+    by_name = {
+        (i["kind"], i["name"]): i for i in record["items"] if i["doc_id"].endswith(("medications", "labs"))
+    }
+    assert by_name[("medication", "methotrexate")]["outcome"].startswith("intolerance")
+    assert by_name[("test", "tuberculosis screening")]["value"] == "negative"
+    # codes are written so that no code reads as a measurement ("SNOMED CT 200965009" read as "CT")
+    assert not [
+        i for i in record["items"] if i["kind"] == "measurement" and i["name"] not in {"ALT", "BSA", "PASI"}
+    ]
+
+
+def test_the_python_api_ingests_bundles(tmp_path):
+    from meddraft import Settings, ingest
+
+    settings = Settings(store={"path": str(tmp_path / "api")})
+    report = ingest([], settings, fhir=[BUNDLE], case_id="api-1")
+    assert report.count("added") == 7 and not report.failed
+    assert (tmp_path / "api" / "fhir" / "api-1" / "api-1-fhir-request.md").is_file()
