@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from ingest.documents import DocMeta, slugify
-from ingest.fhir.bundle import FhirBundleError, day, read_bundle
+from ingest.fhir.bundle import Bundle, FhirBundleError, day, read_bundle
 from ingest.fhir.notes import Note, demographics, documents, labs, medications, problems, procedures
 from ingest.fhir.request import find_request, prescriptions, request_note
 from ingest.report import FileOutcome, IngestReport
@@ -58,6 +58,7 @@ def case_documents(path: Path | str, case_id: str | None = None) -> Mapped:
     patients = bundle.of_type("Patient")
     if len(patients) > 1:
         raise FhirBundleError(path, f"holds {len(patients)} patients: give each patient's bundle on its own")
+    _refer_to_one_patient(path, bundle)
     case = case_id or _case_from(path, patients)
     request = find_request(bundle)
     warnings: list[str] = []
@@ -88,6 +89,19 @@ def case_documents(path: Path | str, case_id: str | None = None) -> Mapped:
         )
         docs.append(CaseDocument(doc_id, meta, note.body))
     return Mapped(case, docs, warnings)
+
+
+def _refer_to_one_patient(path: Path, bundle: Bundle) -> None:
+    """Refuse resources about a patient the bundle does not hold: they would join the wrong case."""
+    for n, resource in enumerate(bundle.resources):
+        for key in ("subject", "patient"):
+            ref = str((resource.get(key) or {}).get("reference") or "")
+            if re.search(r"(^|/)Patient/", ref) and bundle.resolve(resource[key]) is None:
+                raise FhirBundleError(
+                    path,
+                    f"resource {n + 1} ({resource.get('resourceType')}) is about a patient the bundle "
+                    "does not hold: export the bundle with that Patient, or only this patient's resources",
+                )
 
 
 def _case_from(path: Path, patients: list[dict]) -> str:

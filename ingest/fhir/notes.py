@@ -63,7 +63,8 @@ def demographics(patient: Resource, as_of: str | None) -> Note:
     lines = ["# Demographics", ""]
     age = age_on(patient.get("birthDate", ""), as_of) if patient.get("birthDate") and as_of else None
     if age is not None:
-        lines.append(f"The patient is a {age}-year-old {sex} (age on {as_of}).")
+        who = sex if sex in ("female", "male") else "patient"
+        lines.append(f"The patient is a {age}-year-old {who} (age on {as_of}).")
         lines += ["", f"- Age: {age} years", f"- Sex: {sex}"]
     else:
         lines += [f"- Sex: {sex}", "- Age: not stated (no birth date or record date in the bundle)"]

@@ -187,6 +187,10 @@ def test_prepare_writes_a_case_folder_and_reports_bad_bundles_without_stopping(t
     names = sorted(p.name for p in done.folders[0].iterdir())
     assert "fhir-ps-001-fhir-request.md" in names and len(names) == 7
     assert [w for _, w in done.warnings] == ["DocumentReference 2: attachment by URL only, not fetched"]
+    # two bundles for one case in one run: the second is refused, the first stays
+    twice = prepare([BUNDLE, BUNDLE], tmp_path / "store", "fhir-ps-001")
+    assert len(twice.folders) == 1 and [o.status for o in twice.outcomes] == ["failed"]
+    assert "maps to case 'fhir-ps-001', as another bundle of this run does" in twice.outcomes[0].reason
     # a newer bundle for the case replaces what the earlier one wrote
     data = _bundle()
     data["entry"] = [e for e in data["entry"] if e["resource"]["resourceType"] != "Procedure"]
@@ -248,3 +252,15 @@ def test_an_open_service_request_is_the_request_when_there_is_no_preauthorizatio
     mapped = case_documents(_write(tmp_path, data, "norequest.json"), "sr-1")
     assert not [d for d in mapped.documents if d.meta.kind == "request"]
     assert "the case has no request document" in " ".join(mapped.warnings)
+
+
+def test_a_resource_about_another_patient_is_refused(tmp_path):
+    data = _bundle()
+    condition = next(e for e in data["entry"] if e["resource"]["resourceType"] == "Condition")
+    condition["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    with pytest.raises(
+        FhirBundleError, match=r"resource \d+ \(Condition\) is about a patient the bundle does not"
+    ):
+        case_documents(_write(tmp_path, data))
+    data["entry"][0]["resource"]["id"] = "someone-else"  # now the bundle holds that patient
+    assert case_documents(_write(tmp_path, data, "same.json")).case_id == "someone-else"
