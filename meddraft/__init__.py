@@ -36,14 +36,22 @@ def ingest(
     *,
     passwords: Iterable[str] = (),
     rebuild: bool = False,
+    fhir: Sequence[str | Path] = (),
+    case_id: str | None = None,
 ) -> IngestReport:
     """Add or refresh files and folders in the store; unchanged files cost nothing, removed ones
-    are removed. A file that fails is listed in `report.failed` with its reason; the rest lands."""
+    are removed. A file that fails is listed in `report.failed` with its reason; the rest lands.
+    `fhir` names FHIR R4 Bundles, each mapped into one case's notes and request (the case is
+    `case_id`, else named from the bundle's Patient id), as `meddraft ingest --fhir` does."""
+    from ingest.fhir import ingest_with_bundles
     from rag.components import build_indexer
     from rag.settings import load_settings
 
     indexer = build_indexer(settings or load_settings())
-    return indexer.ingest(list(paths), passwords=passwords, rebuild=rebuild)
+    report, _ = ingest_with_bundles(
+        indexer, list(paths), list(fhir), case_id, passwords=passwords, rebuild=rebuild
+    )
+    return report
 
 
 def assess(question: str, case_id: str, settings: Settings | None = None, *, save: bool = True) -> Assessment:

@@ -22,7 +22,19 @@ EXIT_OK, EXIT_PARTIAL = 0, 3
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     ingest = sub.add_parser("ingest", parents=[common], help="add or refresh files in the store")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    ingest.add_argument("paths", nargs="*", metavar="PATH", help="files or folders")
+    ingest.add_argument(
+        "--fhir",
+        action="append",
+        default=[],
+        metavar="BUNDLE",
+        help="a FHIR R4 Bundle (JSON) of one patient: its notes and request go into one case (repeatable)",
+    )
+    ingest.add_argument(
+        "--case",
+        metavar="CASE_ID",
+        help="the case a --fhir bundle goes to (default: derived from its Patient id)",
+    )
     ingest.add_argument(
         "--password", action="append", default=[], help="password for encrypted PDFs (repeatable)"
     )
@@ -52,10 +64,30 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
 
 def _ingest(args, settings, out: Console, err: Console) -> int:
     from rag.components import build_indexer
+    from rag.errors import ConfigError
+
+    if not args.paths and not args.fhir:
+        raise ConfigError("nothing to ingest: name files or folders, or a bundle with --fhir BUNDLE")
+    if args.case and not args.fhir:
+        raise ConfigError("--case goes with --fhir: a file's case comes from its front matter")
+    from ingest.fhir import ingest_with_bundles
 
     indexer = build_indexer(settings)
     with _progress(err, quiet=args.quiet or args.format == "json") as hooks:
-        report = indexer.ingest(args.paths, passwords=args.password, rebuild=args.rebuild, progress=hooks)
+        report, prepared = ingest_with_bundles(
+            indexer,
+            args.paths,
+            args.fhir,
+            args.case,
+            passwords=args.password,
+            rebuild=args.rebuild,
+            progress=hooks,
+        )
+    if args.format != "json":
+        for bundle, case in prepared.cases.items():
+            err.print(f"FHIR bundle {bundle} -> case {case}", highlight=False)
+        for bundle, warning in prepared.warnings:
+            err.print(f"[yellow]warning[/] {bundle}: {warning}", highlight=False)
     _show(report, args.format, out, err)
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
