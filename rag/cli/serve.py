@@ -62,9 +62,7 @@ def _audit(args, settings, out: Console, err: Console) -> int:
         out.print_json(json.dumps([e.as_dict() for e in events]))
         return 0
     if not events:
-        err.print(
-            f"no audit events for session {session_id}: it was drafted before the audit trail existed"
-        )
+        err.print(f"no audit events for session {session_id}: it was drafted before the audit trail existed")
     for event in events:
         out.print(event.line(), highlight=False, markup=False)
     return 0
