@@ -93,5 +93,9 @@ class StoreMismatchError(StoreError):
     """The store was built with another embedding model than the one configured."""
 
 
+class StoreUnavailableError(StoreError):
+    """The Chroma server cannot be reached (down, restarting, or the network between): try again."""
+
+
 class EmbeddingError(MeddraftError):
     """The embedding model cannot be loaded or used."""

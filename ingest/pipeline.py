@@ -139,6 +139,7 @@ class Indexer:
         self._pending, self._open = [], {}
         self.store.require_writable()
         with write_lock(self.store.settings.path, self.store.location), Parser(self.settings) as parser:
+            self.store.claim()  # on a server: only from the folder that wrote it
             if rebuild:
                 self.store.drop()
             if self.store.identity():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -19,8 +19,9 @@ from typing import Any
 
 from ingest.config import StoreSettings
 from ingest.documents import NO_CASE, Chunk
-from ingest.errors import StoreError, StoreMismatchError
+from ingest.errors import StoreError, StoreMismatchError, StoreUnavailableError
 from ingest.manifest import Manifest
+from ingest.storage import Remote, local_folder, snapshot, unreachable, writable
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 log = logging.getLogger(__name__)
@@ -88,49 +89,19 @@ def _make_client(settings: StoreSettings, folder: Path):
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     try:
         if settings.host:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=settings.host, port=settings.port, ssl=settings.ssl, settings=chroma_settings
             )
+            return Remote(client, f"{settings.host}:{settings.port}")
         return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
     except Exception as exc:
         where = f"{settings.host}:{settings.port}" if settings.host else str(settings.path)
+        if settings.host and unreachable(exc):
+            raise StoreUnavailableError(
+                f"cannot reach the Chroma server at {where} ({exc}): start it (`chroma run --path DIR "
+                f"--host {settings.host} --port {settings.port}`) or check store.host and store.port"
+            ) from exc
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
-
-
-def _writable(folder: Path) -> bool:
-    """Whether this process may write the store folder and the files Chroma and the manifest
-    write in place (as root without CAP_DAC_OVERRIDE, too: access(2) asks the kernel)."""
-    paths = [folder, folder / "chroma", folder / "chroma" / "chroma.sqlite3", folder / "manifest.sqlite"]
-    return all(os.access(p, os.W_OK) for p in paths if p.exists())
-
-
-def _local_folder(path: Path) -> Path:
-    """The store folder, created when missing; a clear error when it cannot be."""
-    if path.exists() and not path.is_dir():
-        raise StoreError(
-            f"the store path {path} is a file, not a folder: pass --store a folder "
-            "(meddraft creates it when it does not exist)"
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the store folder {path} ({exc.strerror or exc}): pass --store a folder "
-            "you can write to"
-        ) from exc
-    return path
-
-
-def _snapshot(folder: Path) -> tempfile.TemporaryDirectory:
-    """A private copy of a read-only store, so that Chroma (which writes its database even to
-    read) can open it; removed when the process ends."""
-    tmp = tempfile.TemporaryDirectory(prefix="meddraft-readonly-")
-    copy = Path(tmp.name) / "store"
-    ignore = shutil.ignore_patterns("*.lock", "llm-failures")
-    shutil.copytree(folder, copy, ignore=ignore, copy_function=shutil.copyfile)
-    for path in (copy, *copy.rglob("*")):  # copytree keeps the folders' read-only modes
-        path.chmod(0o700 if path.is_dir() else 0o600)
-    return tmp
 
 
 class Store:
@@ -142,15 +113,38 @@ class Store:
         self._copy: tempfile.TemporaryDirectory | None = None
         folder = Path(settings.path)
         if client is None and not settings.host:
-            folder = _local_folder(folder)
-            if not _writable(folder):
+            folder = local_folder(folder)
+            if not writable(folder):
                 # read-only commands work on a read-only folder; writes say why they cannot
-                self.read_only, self._copy = True, _snapshot(folder)
+                self.read_only, self._copy = True, snapshot(folder)
                 folder = Path(self._copy.name) / "store"
                 log.info("store %s is read-only: reading a private copy", settings.path)
         self.client = client or _make_client(settings, folder)
         self._collection = None
         self.manifest = Manifest(folder, settings.collection)
+
+    @property
+    def writer(self) -> str:
+        """Which store folder writes a server's collection: its manifest is the only one that
+        knows what is complete there."""
+        return f"{socket.gethostname()}:{Path(self.settings.path).resolve()}"
+
+    def claim(self) -> None:
+        """On a server, the collection is written from one store folder only: another folder's
+        recovery would take this one's half-written documents for debris and remove them."""
+        col = self._existing() if self.settings.host else None
+        if col is None:
+            return
+        meta = dict(col.metadata or {})
+        owner = meta.get("meddraft_writer")
+        if owner and owner != self.writer:
+            raise StoreError(
+                f"the collection {self.settings.collection!r} on the Chroma server {self.location} "
+                f"is written from the store folder {owner}, not {self.writer}: ingest from that "
+                "folder (its manifest knows what is complete), or use another store.collection"
+            )
+        if not owner:
+            col.modify(metadata={**meta, "meddraft_writer": self.writer})
 
     def require_writable(self) -> None:
         """Fail before any write to a store this process may only read."""
@@ -171,6 +165,8 @@ class Store:
         if self._collection is None:
             try:
                 self._collection = self.client.get_collection(self.settings.collection)
+            except StoreUnavailableError:
+                raise  # a server that is down is not an empty store
             except Exception:
                 return None
         return self._collection
@@ -187,6 +183,7 @@ class Store:
             meta = {
                 **identity,
                 **{f"chunking_{k}": v for k, v in chunking.items() if v is not None},
+                **({"meddraft_writer": self.writer} if self.settings.host else {}),
             }
             self._collection = self.client.get_or_create_collection(
                 self.settings.collection,

@@ -11,6 +11,7 @@ from ingest.errors import (
     MeddraftError,
     StoreError,
     StoreMismatchError,
+    StoreUnavailableError,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ScopeError",
     "StoreError",
     "StoreMismatchError",
+    "StoreUnavailableError",
     "UnansweredQuestionError",
 ]
 

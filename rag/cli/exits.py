@@ -8,12 +8,19 @@ from "fix the data" from "try again later" (the last as sysexits' EX_TEMPFAIL).
   missing, read-only or inconsistent, a question whose drug or dose cannot be found, a model
   answer that stayed invalid.
 - 75: temporary: the model endpoint was unreachable, timed out, or rate-limited after every
-  retry; run again later.
+  retry, or the Chroma server (`store.host`) could not be reached; run again later.
 """
 
 from __future__ import annotations
 
-from rag.errors import ConfigError, LLMQuotaError, LLMTransportError, MeddraftError, QuestionError
+from rag.errors import (
+    ConfigError,
+    LLMQuotaError,
+    LLMTransportError,
+    MeddraftError,
+    QuestionError,
+    StoreUnavailableError,
+)
 
 OK, FAILED_CHECK, USAGE, DATA, TEMPORARY = 0, 1, 2, 3, 75
 
@@ -24,6 +31,8 @@ def exit_status(exc: MeddraftError) -> int:
     """The status for an error that ended a command."""
     if isinstance(exc, ConfigError | QuestionError):
         return USAGE
+    if isinstance(exc, StoreUnavailableError):
+        return TEMPORARY
     transient = isinstance(exc, LLMTransportError) and not isinstance(exc, LLMQuotaError)
     if transient and (exc.status is None or exc.status in _RETRY_LATER):  # no answer, timeout, 429, 5xx
         return TEMPORARY

@@ -37,6 +37,7 @@ STATUSES: list[tuple[type[Exception], int]] = [
     (d.EmptyStoreError, 409),
     (d.SignedOffError, 409),
     (e.StoreMismatchError, 409),
+    (e.StoreUnavailableError, 503),
     (e.LLMTimeoutError, 504),
     (e.LLMOutputError, 502),
     (e.LLMError, 503),
