@@ -15,6 +15,7 @@ from rag.cli import case as cli_case
 from rag.cli import exits
 from rag.cli import llm as cli_llm
 from rag.cli import policy as cli_policy
+from rag.cli import references as cli_refs
 from rag.cli import search as cli_search
 from rag.cli import serve as cli_serve
 from rag.cli import sessions as cli_sessions
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("question", help="e.g. 'Is DRUG 300 mg SC every 4 weeks medically indicated ...?'")
     assess.add_argument("--case", required=True, metavar="CASE_ID", help="the patient's case id")
     cli_llm.format_arg(assess)
+    cli_refs.add_args(assess)
     cli_llm.add_generator_args(assess)
     schema = sub.add_parser("schema", help="print the JSON schema of an output (for other tools)")
     schema.add_argument("name", choices=["assessment", "answer"], help="which output")
@@ -114,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rag.questions import check_question
 
             check_question(args.question)
+            args.references_target = cli_refs.target(args)
         action = getattr(args, f"{args.command}_command", None)
         if args.command in READ_ONLY or f"{args.command} {action}" in READ_ONLY:
             _require_store(settings)
@@ -180,7 +183,10 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
         f"{prov.checked_statements} statements · {prov.seconds:.1f} s · {_who(prov)} · {session}",
         highlight=False,
     )
-    return cli_llm.write_output(assessment, args.format, args.out, err)
+    status = cli_llm.write_output(assessment, args.format, args.out, err)
+    if status == 0 and args.references_target:
+        cli_refs.write(assessment, args.references, args.references_target, err)
+    return status
 
 
 def _who(prov) -> str:

@@ -30,24 +30,45 @@ JOURNAL_KINDS = frozenset({"guideline", "systematic_review", "study"})
 WEB_KINDS = frozenset({"policy"})
 MAX_AUTHORS = 6  # AMA: list up to 6 authors; with more, the first 3 and "et al"
 _INITIALS = re.compile(r"^[A-Z]{1,4}$")
+_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "dos", "la", "le", "ten", "ter"}
+)
+
+
+def name_parts(name: str) -> tuple[str, str]:
+    """(family, given) of an author written "Family GN", "Family, Given" or "Given Family"
+    ("Anna van der Berg" keeps its particles in the family name). `given` is '' for a group
+    author, a name of more than three words (particles aside) or with another lower-case word:
+    "AAAAI Mast Cell Disorders Committee"; braces make any name a group: "{World Health
+    Organization}". A comma always splits family from given names."""
+    name = " ".join(name.split())
+    if name.startswith("{") and name.endswith("}"):
+        return name[1:-1].strip(), ""
+    if "," in name:
+        family, given = (part.strip() for part in name.split(",", 1))
+        return family, given
+    words = name.split(" ")
+    at = next((i for i, word in enumerate(words) if i and word in _PARTICLES), len(words) - 1)
+    given, family = words[:at], words[at:]
+    if (
+        not given
+        or len(given) > 2
+        or any(w.islower() for w in given)
+        or any(w.islower() for w in family[-1:])
+    ):
+        return name, ""
+    if len(family) == 1 and _INITIALS.match(family[0]) and len(given) == 1:
+        return given[0], family[0]  # "Smith J"
+    return " ".join(family), " ".join(given)
 
 
 def author_name(name: str) -> str:
-    """One author as AMA writes it, "Family GN", from "Family GN", "Family, Given" or "Given Family".
-
-    A name of more than three words, or with a lower-case word other than a family-name particle,
-    is a group author ("AAAAI Mast Cell Disorders Committee") and is kept as written.
-    """
-    name = " ".join(name.split())
-    if "," in name:
-        family, given = (part.strip() for part in name.split(",", 1))
-        return f"{family} {_initials(given)}".strip()
-    words = name.split(" ")
-    if len(words) == 1 or _INITIALS.match(words[-1]):
-        return name
-    if len(words) > 3 or any(word.islower() for word in words):
-        return name
-    return f"{words[-1]} {_initials(' '.join(words[:-1]))}"
+    """One author as AMA writes it, "Family GN" (a group author as written)."""
+    family, given = name_parts(name)
+    if not given:
+        return family
+    initials = given if _INITIALS.match(given) else _initials(given)
+    return f"{family} {initials}"
 
 
 def _initials(given: str) -> str:
