@@ -185,6 +185,7 @@ def _criteria(doc: DocxDocument, assessment: Assessment) -> None:
         doc.add_paragraph().add_run("No policy criteria were found for this request.").italic = True
         return
     table = _table(doc, CRITERIA_COLUMNS)
+    by_doc = {ref.doc_id: ref for ref in assessment.references}
     for depth, criterion in w.walk(assessment.criteria):
         ident, text, status, rationale, sources = table.add_row().cells
         ident.text = criterion.id
@@ -199,7 +200,8 @@ def _criteria(doc: DocxDocument, assessment: Assessment) -> None:
         rationale.text = ""
         run = rationale.paragraphs[0].add_run(w.one_line(criterion.rationale))
         sources.text = w.cite_text(criterion.citations)
-        quotes = [f"{e.doc_id}: \u201c{w.one_line(e.quote)}\u201d" for e in criterion.evidence if e.quote]
+        cited = [e for e in criterion.evidence if e.quote and e.doc_id in by_doc]
+        quotes = [_quote(by_doc[e.doc_id], e.quote) for e in cited]
         flagged = _UNSUPPORTED.search(criterion.rationale)
         if flagged:
             _comment(doc, [run], [_flag(flagged.group(1)), *quotes])

@@ -16,7 +16,7 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 from rag.cli import main
 from rag.rendering import ama, render
 from rag.rendering.bibliography import export
-from rag.types import Reference
+from rag.types import Evidence, Reference
 from tests.rag.test_render import make_assessment
 
 ARTICLE = Reference(
@@ -152,12 +152,19 @@ def test_docx_comments_quote_cited_passages_and_flag_unsupported():
     cited = next(b for s in a.sections for b in s.bullets if b.supported and 2 in b.citations)
     cited.chunk_ids = ["chunk-note-1"]
     unsupported = next(b for s in a.sections for b in s.bullets if not b.supported)
+    criterion = a.criteria[0].children[0]
+    note = "cwd-007-note-2025-02-11"
+    criterion.evidence = [Evidence(chunk_id="chunk-note-1", doc_id=note, quote="WSS 27.")]
+    a.criteria[1].rationale += " [unsupported: '1,200' is in no cited passage]"
     doc = docx.Document(BytesIO(render(a, "docx")))
     comments = [c.text for c in doc.comments]
+    assert "[2] Rheumatology follow-up: \u201cWSS 27.\u201d" in comments
     quoting = [c for c in comments if passage in c]
     assert len(quoting) == 1 and quoting[0].startswith("[2] Rheumatology follow-up: \u201c")
     flagged = [c for c in comments if c.startswith("UNSUPPORTED")]
-    assert len(flagged) == 1 and unsupported.unsupported_reason in flagged[0]
+    assert len(flagged) == 2  # the bullet and the criterion's rationale
+    assert any(unsupported.unsupported_reason in c for c in flagged)
+    assert any("'1,200' is in no cited passage" in c for c in flagged)
     xml = zipfile.ZipFile(BytesIO(render(a, "docx"))).read("word/document.xml").decode()
     assert xml.count("<w:commentRangeStart") == len(comments)
 
