@@ -108,3 +108,21 @@ def test_empty_and_unsupported_files(tmp_path):
     path.write_bytes("caf\xe9".encode("latin-1"))
     with pytest.raises(UnsupportedFileError, match="not UTF-8"):
         load(SourceFile(path, tmp_path))
+
+
+def test_pdf_sidecar_takes_the_same_bibliographic_fields(tmp_path):
+    from tests.ingest.pdfs import text_pdf
+
+    pdf = tmp_path / "trial.pdf"
+    pdf.write_bytes(text_pdf(["Results", "Response occurred in 41% of patients."]))
+    (tmp_path / "trial.pdf.yaml").write_text(
+        "kind: study\ntitle: A trial\nauthors: [Smith J]\ndoi: doi:10.1000/xyz123\npmid: '123'\n"
+        "journal: J Test\nvolume: 2\npages: 10-19\n",
+        encoding="utf-8",
+    )
+    doc = load(SourceFile(pdf, tmp_path))
+    assert (doc.meta.authors, doc.meta.doi, doc.meta.pmid) == (["Smith J"], "10.1000/xyz123", "123")
+    assert (doc.meta.journal, doc.meta.volume, doc.meta.pages) == ("J Test", "2", "10-19")
+    (tmp_path / "trial.pdf.yaml").write_text("kind: study\npmid: 12a\n", encoding="utf-8")
+    with pytest.raises(FrontMatterError, match=r"trial.pdf.yaml: pmid: '12a' is not a PMID"):
+        load(SourceFile(pdf, tmp_path))
