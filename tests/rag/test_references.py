@@ -216,3 +216,12 @@ def test_cli_assess_writes_references_next_to_the_draft(tmp_path, mini_corpus, c
     assert main(args) == 0
     library = bibtexparser.parse_string(out.read_text(encoding="utf-8"))
     assert "review-widgetumab-2024" in [e.key for e in library.entries]
+    capsys.readouterr()
+    assert main([*args[:6], "--format", "json"]) == 0  # a saved session, re-rendered by `show`
+    session = json.loads(capsys.readouterr().out)["session_id"]
+    shown = tmp_path / "shown.html"
+    show = ["show", session, "--store", store, "--format", "html", "-o", str(shown)]
+    show += ["--references", "csl-json"]
+    assert main(show) == 0
+    items = json.loads((tmp_path / "shown.json").read_text(encoding="utf-8"))
+    assert any(i["id"] == "review-widgetumab-2024" and i["DOI"] == "10.5555/jwm.2024.0042" for i in items)
