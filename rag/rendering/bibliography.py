@@ -165,7 +165,7 @@ def bibtex_fields(ref: Reference) -> dict[str, str]:
     ):
         if value:
             fields[key] = value
-    fields["note"] = _note(ref)
+    fields["note"] = _note(ref).replace(" > ", " / ")  # '>' is math in LaTeX
     return fields
 
 

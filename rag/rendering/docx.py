@@ -38,6 +38,7 @@ WARN_COLOUR = RGBColor(0xA1, 0x5C, 0x00)
 
 COMMENT_AUTHOR, COMMENT_INITIALS = "meddraft", "MD"
 QUOTE_CHARS = 700  # a passage longer than this is cut at a word and ends in "…"
+_HEADING_MARKS = re.compile(r"(?m)^#{1,6}\s+")  # Markdown heading marks in a chunk's text
 _UNSUPPORTED = re.compile(r"\[unsupported: ([^\]]*)\]")
 
 
@@ -138,7 +139,7 @@ def _flag(reason: str | None) -> str:
 
 def _quote(ref: Reference, text: str) -> str:
     """'[n] Title: "passage"', the passage cut at a word when long."""
-    passage = w.one_line(text)
+    passage = w.one_line(_HEADING_MARKS.sub(" ", text))
     if len(passage) > QUOTE_CHARS:
         passage = passage[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
     return f"[{ref.n}] {w.one_line(ref.title)}: \u201c{passage}\u201d"

@@ -118,7 +118,8 @@ def test_ris_reads_back_with_rispy():
 
 
 def test_bibtex_reads_back_with_bibtexparser():
-    text = export([ARTICLE, POLICY.model_copy(update={"title": "Widgets & gadgets: 100% covered"})], "bibtex")
+    changed = {"title": "Widgets & gadgets: 100% covered", "locator": "Dosing > Limits"}
+    text = export([ARTICLE, POLICY.model_copy(update=changed)], "bibtex")
     library = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware()])
     assert not library.failed_blocks
     article, policy = library.entries
@@ -129,6 +130,7 @@ def test_bibtex_reads_back_with_bibtexparser():
     assert article["doi"] == "10.5555/jwm.2020.12" and article["pmid"] == "31474478"
     assert policy.entry_type == "misc" and policy["title"] == "Widgets & gadgets: 100% covered"
     assert policy["url"] == "https://example.org/policies/widget"
+    assert "(policy; Dosing / Limits)" in policy["note"]
 
 
 def test_csl_json_is_valid_csl_items():
@@ -148,7 +150,7 @@ def test_csl_json_is_valid_csl_items():
 def test_docx_comments_quote_cited_passages_and_flag_unsupported():
     a = make_assessment()
     passage = "Widget Severity Score 27 documented on 2025-02-11 by the treating rheumatologist."
-    a.references[1].passages = {"chunk-note-1": passage}
+    a.references[1].passages = {"chunk-note-1": f"## Assessment\n{passage}"}
     cited = next(b for s in a.sections for b in s.bullets if b.supported and 2 in b.citations)
     cited.chunk_ids = ["chunk-note-1"]
     unsupported = next(b for s in a.sections for b in s.bullets if not b.supported)
@@ -160,7 +162,7 @@ def test_docx_comments_quote_cited_passages_and_flag_unsupported():
     comments = [c.text for c in doc.comments]
     assert "[2] Rheumatology follow-up: \u201cWSS 27.\u201d" in comments
     quoting = [c for c in comments if passage in c]
-    assert len(quoting) == 1 and quoting[0].startswith("[2] Rheumatology follow-up: \u201c")
+    assert quoting == [f"[2] Rheumatology follow-up: \u201cAssessment {passage}\u201d"]  # no '##' marks
     flagged = [c for c in comments if c.startswith("UNSUPPORTED")]
     assert len(flagged) == 2  # the bullet and the criterion's rationale
     assert any(unsupported.unsupported_reason in c for c in flagged)
