@@ -3,12 +3,12 @@
 Hand-written rather than citeproc-py: citeproc-py needs a CSL style file and CSL-JSON in and gives
 HTML or plain text out, while every format here (Markdown, HTML, DOCX runs) needs the same few
 segments with the journal name in italics. The rules are few and tested in
-`tests/rag/test_ama.py`:
+`tests/rag/test_references.py`:
 
 - journal article (literature with a journal, or a source for literature kinds):
   `Smith J, Doe A. Title. *Journal*. 2020;12(3):45-67. doi:10.xxx`
 - payer policy (a web document): `Author. Title. Source. Published April 7, 2025. URL`
-- other documents (drug labels, guidelines without a journal, notes, requests):
+- other documents (drug labels, literature with neither journal nor source, notes, requests):
   `Author. Title. Source; 2025. URL`
 
 Whatever is unknown is left out, with its punctuation. meddraft's own note follows in parentheses:

@@ -2,8 +2,8 @@
 RIS (written with rispy), BibTeX (bibtexparser, LaTeX-escaped) or CSL-JSON (plain JSON).
 
 Each reference becomes one record: a journal article when it has a journal (or is literature with
-a source), a web page for a payer policy, a report for a drug label or a guideline without a
-journal, and an unpublished document for a clinical note or request. The record's note keeps what
+a source), a web page for a payer policy, a report for a drug label or literature with neither
+journal nor source, and an unpublished document for a clinical note or request. The record's note keeps what
 meddraft adds: the citation number, the kind, and where the cited passages are.
 """
 
