@@ -25,6 +25,8 @@ LITERATURE_KINDS: frozenset[str] = frozenset(KINDS) - CASE_KINDS
 NO_CASE = ""  # the case_id stored on literature: it belongs to no case (rag/retrieval/scope.py)
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
 
 
 def slugify(text: str) -> str:
@@ -46,6 +48,60 @@ class DocMeta(BaseModel):
     date: dt.date | None = Field(None, description="Encounter or publication date.")
     case_id: str | None = Field(None, description="The one case a clinical note or request belongs to.")
     url: str | None = Field(None, description="Where the document can be found.")
+    authors: list[str] = Field(
+        default_factory=list, description='Authors in order, each "Family GN" or "Given Family".'
+    )
+    doi: str | None = Field(None, description="Digital Object Identifier, e.g. 10.1016/j.jaci.2019.07.001.")
+    pmid: str | None = Field(None, description="PubMed id: digits only.")
+    journal: str | None = Field(None, description="Journal of an article (default: source, for literature).")
+    volume: str | None = Field(None, description="Journal volume.")
+    issue: str | None = Field(None, description="Journal issue.")
+    pages: str | None = Field(None, description="Page range of an article, e.g. 45-67 or e12345.")
+
+    @field_validator("authors", mode="before")
+    @classmethod
+    def _author_list(cls, value: object) -> object:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            raise ValueError('authors must be a list, one name per item, e.g. ["Smith J", "Doe A"]')
+        return value
+
+    @field_validator("authors")
+    @classmethod
+    def _author_names(cls, value: list[str]) -> list[str]:
+        names = [" ".join(name.split()) for name in value]
+        if any(not name for name in names):
+            raise ValueError("authors: an author name is empty; remove it or give the name")
+        return names
+
+    @field_validator("doi", mode="before")
+    @classmethod
+    def _doi_shape(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = _DOI_PREFIX.sub("", str(value).strip())
+        if not _DOI_RE.match(text):
+            raise ValueError(
+                f"{value!r} is not a DOI: give it as 10.<registrant>/<suffix>, "
+                "e.g. 10.1016/j.jaci.2019.07.001"
+            )
+        return text
+
+    @field_validator("pmid", mode="before")
+    @classmethod
+    def _pmid_shape(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = re.sub(r"^pmid:\s*", "", str(value).strip(), flags=re.I)
+        if not text.isdigit() or len(text) > 9:
+            raise ValueError(f"{value!r} is not a PMID: give the PubMed id as 1 to 9 digits, e.g. 31474478")
+        return text
+
+    @field_validator("volume", "issue", "pages", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
 
     @field_validator("id", "case_id")
     @classmethod
@@ -119,6 +175,13 @@ class Chunk(BaseModel):
     date: str | None = None
     case_id: str | None = None
     url: str | None = None
+    authors: list[str] = Field(default_factory=list, description="Stored as a JSON string (scalars only).")
+    doi: str | None = None
+    pmid: str | None = None
+    journal: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
     section: str = Field("", description="Heading path, e.g. 'Plaque Psoriasis > Initial authorization'.")
     page_start: int | None = None
     page_end: int | None = None

@@ -7,6 +7,7 @@ model raises `StoreMismatchError`. Case notes carry their `case_id`; literature 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -57,6 +58,7 @@ def chunk_metadata(chunk: Chunk, *, source_path: str, content_hash: str, n_chunk
     meta = chunk.model_dump(exclude={"id", "text"})
     meta["chunk_index"] = meta.pop("index")
     meta["case_id"] = chunk.case_id or NO_CASE
+    meta["authors"] = json.dumps(chunk.authors, ensure_ascii=False) if chunk.authors else None
     meta.update(source_path=source_path, content_hash=content_hash, n_chunks=n_chunks)
     return {k: v for k, v in meta.items() if v is not None}
 

@@ -6,6 +6,7 @@
     report = ingest(["corpus/"], settings)               # files -> the store (idempotent)
     draft = assess("Is omalizumab 300 mg SC every 4 weeks medically indicated?", "mcas-001", settings)
     print(draft.verdict.label, render(draft, "md"))
+    Path("draft.ris").write_text(references(draft, "ris"))   # for Zotero/EndNote (or bibtex, csl-json)
     answer = ask(draft.session_id, "Which criteria are not met?", settings)
 
 A thin layer over the packages of the design card (`ingest`, `rag`): nothing heavy is imported
@@ -27,7 +28,18 @@ if TYPE_CHECKING:
     from rag.settings import Settings
     from rag.types import Assessment
 
-__all__ = ["Answer", "Assessment", "MeddraftError", "Settings", "ask", "assess", "ingest", "render", "schema"]
+__all__ = [
+    "Answer",
+    "Assessment",
+    "MeddraftError",
+    "Settings",
+    "ask",
+    "assess",
+    "ingest",
+    "references",
+    "render",
+    "schema",
+]
 
 
 def ingest(
@@ -82,6 +94,13 @@ def render(assessment: Assessment, fmt: str = "md") -> str | bytes:
     from rag.rendering import render as to_format
 
     return to_format(assessment, fmt)
+
+
+def references(assessment: Assessment, fmt: str = "ris") -> str:
+    """The draft's reference list for a reference manager: `ris`, `bibtex` or `csl-json`."""
+    from rag.rendering.bibliography import export
+
+    return export(assessment.references, fmt)
 
 
 def schema(name: str = "assessment") -> dict[str, Any]:

@@ -9,6 +9,7 @@ descriptions double as the JSON schema a model fills (see DESIGN.md, "The assess
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -46,6 +47,19 @@ class _Document(_Model):
     kind: str
     source: str | None = None
     year: int | None = None
+    date: str | None = Field(None, description="Encounter or publication date (ISO).")
+    url: str | None = None
+    authors: list[str] = Field(default_factory=list, description='"Family GN" or "Given Family", in order.')
+    doi: str | None = None
+    pmid: str | None = None
+    journal: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = Field(None, description="The article's page range in its journal.")
+
+    def bibliographic(self) -> dict[str, Any]:
+        """The fields a reference list is written from (the same on a hit and its reference)."""
+        return {name: getattr(self, name) for name in _Document.model_fields}
 
 
 class Hit(_Document):
@@ -57,7 +71,6 @@ class Hit(_Document):
     section: str = ""
     page_start: int | None = None
     page_end: int | None = None
-    date: str | None = None
     char_start: int = Field(0, description="Offset of the chunk in its document's text.")
     char_end: int = 0
     source_path: str | None = Field(None, description="The file it was ingested from.")
@@ -84,6 +97,14 @@ class Hit(_Document):
             page_start=m.get("page_start"),
             page_end=m.get("page_end"),
             date=m.get("date"),
+            url=m.get("url"),
+            authors=_authors(m.get("authors")),
+            doi=m.get("doi"),
+            pmid=m.get("pmid"),
+            journal=m.get("journal"),
+            volume=m.get("volume"),
+            issue=m.get("issue"),
+            pages=m.get("pages"),
             char_start=m.get("char_start", 0),
             char_end=m.get("char_end", 0),
             source_path=m.get("source_path"),
@@ -208,21 +229,32 @@ class Reference(_Document):
     n: int
     locator: str = ""
     chunk_ids: list[str] = Field(default_factory=list)
+    passages: dict[str, str] = Field(
+        default_factory=dict,
+        description="The cited chunks' text by chunk id: the passages a DOCX comment quotes.",
+    )
 
     @classmethod
     def of(cls, n: int, hits: list[Hit]) -> Reference:
         """Reference `n` to the document of `hits` (all of one document, first cited first)."""
-        first = hits[0]
         return cls(
             n=n,
-            doc_id=first.doc_id,
-            title=first.title,
-            kind=first.kind,
-            source=first.source,
-            year=first.year,
+            **hits[0].bibliographic(),
             locator=places(hits),
             chunk_ids=list(dict.fromkeys(h.chunk_id for h in hits)),
+            passages={h.chunk_id: h.text for h in hits if h.text},
         )
+
+
+def _authors(stored: Any) -> list[str]:
+    """Authors as the store keeps them (a JSON list in a string: metadata values are scalars)."""
+    if not stored:
+        return []
+    try:
+        names = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return [str(stored)]
+    return [str(name) for name in names] if isinstance(names, list) else [str(names)]
 
 
 def places(hits: list[Hit]) -> str:

@@ -26,6 +26,11 @@ def test_ingest_assess_render_ask_through_the_api(tmp_path, mini_corpus):
     markdown = render(draft)
     assert markdown.startswith("# Widgetumab: Medical Necessity Assessment") and "## References" in markdown
     assert render(draft, "docx")[:2] == b"PK"  # a zip: the Word file
+    import rispy
+
+    listed = rispy.loads(meddraft.references(draft, "ris"))
+    assert [e["id"] for e in listed] == [r.doc_id for r in sorted(draft.references, key=lambda r: r.n)]
+    assert [i["id"] for i in json.loads(meddraft.references(draft, "csl-json"))] == [e["id"] for e in listed]
     answer = ask(draft.session_id, "What is the requested dose?", settings)
     assert isinstance(answer, meddraft.Answer) and answer.session_id == draft.session_id
     assert answer.answer and not answer.not_saved

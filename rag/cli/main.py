@@ -16,6 +16,7 @@ from rag.cli import config as cli_config
 from rag.cli import exits
 from rag.cli import llm as cli_llm
 from rag.cli import policy as cli_policy
+from rag.cli import references as cli_refs
 from rag.cli import search as cli_search
 from rag.cli import serve as cli_serve
 from rag.cli import sessions as cli_sessions
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("question", help="e.g. 'Is DRUG 300 mg SC every 4 weeks medically indicated ...?'")
     assess.add_argument("--case", required=True, metavar="CASE_ID", help="the patient's case id")
     cli_llm.format_arg(assess)
+    cli_refs.add_args(assess)
     cli_llm.add_generator_args(assess)
     assess.add_argument(
         "--reviewer", metavar="NAME", help="who drafts, for the audit trail (default: your login name)"
@@ -120,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rag.questions import check_question
 
             check_question(args.question)
+            args.references_target = cli_refs.target(args)
         action = getattr(args, f"{args.command}_command", None)
         if args.command in READ_ONLY or f"{args.command} {action}" in READ_ONLY:
             _require_store(settings)
@@ -188,7 +191,10 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
         f"{prov.checked_statements} statements · {prov.seconds:.1f} s · {_who(prov)} · {session}",
         highlight=False,
     )
-    return cli_llm.write_output(assessment, args.format, args.out, err)
+    status = cli_llm.write_output(assessment, args.format, args.out, err)
+    if status == 0 and args.references_target:
+        cli_refs.write(assessment, args.references, args.references_target, err)
+    return status
 
 
 def _audit_draft(settings: Settings, session_id: str, assessment, reviewer: str | None) -> None:

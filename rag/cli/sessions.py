@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from rag.cli import references
 from rag.cli.llm import add_generator_args, format_arg, spinner, write_output
 from rag.followup import SessionStore, ask
 from rag.rendering.answer import answer_markdown
@@ -20,6 +21,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> dict:
     show = sub.add_parser("show", parents=[common], help="re-render a saved draft")
     show.add_argument("session", help="session id (or a unique prefix)")
     format_arg(show)
+    references.add_args(show)
     ask = sub.add_parser("ask", parents=[common], help="ask a follow-up question about a draft")
     ask.add_argument("session", help="session id (or a unique prefix), from `meddraft sessions`")
     ask.add_argument("question", help="e.g. 'Which criteria are not met?'")
@@ -72,7 +74,12 @@ def _sessions(args, settings, out: Console, err: Console) -> int:
 
 
 def _show(args, settings, out: Console, err: Console) -> int:
-    return write_output(_store(settings).load(args.session), args.format, args.out, err)
+    where = references.target(args)  # a usage error before the session is read
+    assessment = _store(settings).load(args.session)
+    status = write_output(assessment, args.format, args.out, err)
+    if status == 0 and where:
+        references.write(assessment, args.references, where, err)
+    return status
 
 
 def _ask(args, settings, out: Console, err: Console) -> int:

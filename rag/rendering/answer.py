@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rag.followup.answers import Answer
+from rag.rendering import ama
 
 
 def answer_markdown(result: Answer) -> str:
@@ -15,8 +16,5 @@ def answer_markdown(result: Answer) -> str:
     refs = [r for r in result.references if r.n in cited]
     if refs:
         lines += ["", "References:"]
-        lines += [
-            f"{r.n}. {r.title}. {r.source or ''}{', ' + str(r.year) if r.year else ''}. ({r.kind})"
-            for r in refs
-        ]
+        lines += [f"{r.n}. {ama.markdown(r)}" for r in refs]
     return "\n".join(lines) + "\n"

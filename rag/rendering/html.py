@@ -6,6 +6,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from rag.rendering import ama
 from rag.rendering import wording as w
 from rag.types import Assessment
 
@@ -27,7 +28,7 @@ def environment() -> Environment:
     env.globals.update(
         STATUS_BADGES=w.STATUS_BADGES,
         criterion_heading=w.criterion_heading,
-        reference_line=w.reference_line,
+        reference_line=ama.html,
         unsupported_text=w.unsupported_text,
     )
     return env

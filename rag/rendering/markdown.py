@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.rendering import ama
 from rag.rendering import wording as w
 from rag.types import Assessment, Bullet, Criterion, Section
 
@@ -128,5 +129,5 @@ def _flags(assessment: Assessment) -> str:
 
 def _references(assessment: Assessment) -> str:
     refs = w.sorted_references(assessment)
-    body = [f"{ref.n}. {w.reference_line(ref)}" for ref in refs] or ["_No references._"]
+    body = [f"{ref.n}. {ama.markdown(ref)}" for ref in refs] or ["_No references._"]
     return "\n".join(["## References", "", *body])

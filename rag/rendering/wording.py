@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+from rag.rendering import ama
 from rag.text import amount, plain
 from rag.types import SECTION_TITLES, Assessment, Bullet, Criterion, Reference, Section
 
@@ -222,16 +223,9 @@ def sorted_references(assessment: Assessment) -> list[Reference]:
 
 
 def reference_line(ref: Reference) -> str:
-    """'Title. Source, Year. (kind; locator)', leaving out what is unknown (no leading number)."""
-    title = one_line(ref.title)
-    parts = [title if title.endswith((".", "?", "!")) else f"{title}."]
-    published = ", ".join(str(x) for x in (ref.source, ref.year) if x)
-    if published:
-        parts.append(f"{published}.")
-    meta = "; ".join(x for x in (ref.kind.replace("_", " "), ref.locator) if x)
-    if meta:
-        parts.append(f"({meta})")
-    return " ".join(parts)
+    """The reference in AMA style, as plain text, with meddraft's note '(kind; locator)' (no
+    leading number); `rag.rendering.ama` gives the styled forms."""
+    return ama.text(ref)
 
 
 def mg(value: float | None) -> str:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from rag.rendering import formats
+from rag.rendering import ama, formats
 from rag.rendering import wording as w
 from rag.review.decisions import STATUS_WORDS, VERDICT_WORDS
 from rag.serve.desk import MEDIA_TYPES, Desk, SessionView
@@ -37,7 +37,7 @@ def environment() -> Environment:
         STATUS_WORDS=STATUS_WORDS,
         VERDICT_WORDS=VERDICT_WORDS,
         criterion_heading=w.criterion_heading,
-        reference_line=w.reference_line,
+        reference_line=ama.html,
         unsupported_text=w.unsupported_text,
         source_line=w.source_line,
         evidence_groups=w.evidence_groups,

@@ -152,6 +152,16 @@ def test_renders_in_every_format(demo, tmp_path):
         )
     ]
     assert order == sorted(order)
+    refs = md.split("## References", 1)[1]  # AMA lines, with the corpus's own front matter
+    assert (
+        ". AAAAI Mast Cell Disorders Committee. AAAAI Mast Cell Disorders Committee Work Group Report: "
+        "Mast Cell Activation Syndrome (MCAS) Diagnosis and Management. *Journal of Allergy and Clinical "
+        "Immunology*. 2019. (guideline; "
+    ) in refs
+    assert (
+        ". Omalizumab (Xolair) - Commercial Clinical Policy Bulletin. Example Health Plan. "
+        "Published January 1, 2025. (policy; " in refs
+    )
     html = render(demo, "html")
     assert "<style>" in html and 'id="ref-1"' in html
     data = json.loads(render(demo, "json"))
