@@ -56,6 +56,10 @@ def dosing_analysis(
     comparators: list[DoseComparator] = []
     if indication is not None and (limit := policy_limit(indication, request)):
         comparators.append(limit)
+        if (higher := policy_limit(indication, request, conditional=True)) and (
+            (higher.mg_per_28_days or 0) > (limit.mg_per_28_days or 0)
+        ):
+            comparators.append(higher)
     if label:
         comparators += _label_comparators(label, request, weight)
     comparators += _literature_comparators(store, request, weight)
@@ -63,14 +67,21 @@ def dosing_analysis(
     return DosingAnalysis(requested=request.dose, comparators=comparators, summary=summary)
 
 
-def policy_limit(indication: Indication, request: RequestInfo) -> DoseComparator | None:
+CONDITIONAL = "policy_conditional"  # a comparator's source_kind: a policy limit granted under a condition
+
+
+def policy_limit(
+    indication: Indication, request: RequestInfo, *, conditional: bool = False
+) -> DoseComparator | None:
     """The policy's highest unconditional maintenance limit that fits the request's route and the
-    patient's weight, in mg per 28 days; a limit that holds only under a condition is left out."""
+    patient's weight, in mg per 28 days; a limit that holds only under a condition is left out.
+    With `conditional`, the highest of the limits granted only under a condition instead (dose
+    escalation after a partial response, members not taking a co-medication)."""
     weight = request.patient_weight_kg
     route = (request.route or (request.dose.route if request.dose else None) or "").upper()
     best: tuple[float, DoseLimit, Dose] | None = None
     for limit in indication.dose_limits:
-        if limit.condition or limit.phase == "loading" or not limit.every_days:
+        if bool(limit.condition) != conditional or limit.phase == "loading" or not limit.every_days:
             continue
         if route and limit.route and limit.route.upper() != route:
             continue
@@ -84,7 +95,12 @@ def policy_limit(indication: Indication, request: RequestInfo) -> DoseComparator
     if best is None:
         return None
     _, limit, dose = best
-    return _comparator(f"Policy limit ({indication.name})", "policy", dose, limit.text, limit.chunk_id or "")
+    if conditional:
+        label, kind = f"Policy limit under a condition ({indication.name})", CONDITIONAL
+    else:
+        label, kind = f"Policy limit ({indication.name})", "policy"
+    text = (limit.condition or limit.text) if conditional else limit.text  # the condition is what matters
+    return _comparator(label, kind, dose, text, limit.chunk_id or "")
 
 
 _AGE_RANGE = re.compile(r"\b(\d{1,2})\s*(?:to|-|–)\s*(\d{1,2})\s*(?:years|yrs)\b", re.I)

@@ -22,6 +22,16 @@ _CONDITION = re.compile(
     r"^[^.;]{0,12}?\b(?:if|only|when|where|for (?:a )?patients? who|after|in patients with)\b", re.I
 )
 _CONDITION_LINE = re.compile(r"\bmay be (?:approved|authorized) only\b|\bonly (?:for|if|when)\b", re.I)
+# a regimen whose own sentence grants it only in some cases: 'Dose escalation to 40 mg every week
+# ... may be approved for adults with a partial response after 16 weeks', 'Members not taking
+# concomitant methotrexate: up to 40 mg every week', '... may be approved with documented loss of
+# response'. The engine does not check such a condition, so the limit must not count as the standard one.
+_CONDITION_SENTENCE = re.compile(
+    r"\bmay be (?:approved|authori[sz]ed|allowed)\b[^.]{0,80}?\b(?:with|after|if|when|for (?:adults|"
+    r"patients|members|children) (?:with|who))\b|\b(?:partial|inadequate|suboptimal|loss of) response\b"
+    r"|\bnot taking\b",
+    re.I,
+)
 _COURSE_LIMIT = re.compile(
     r"(?P<mg>\d{1,3}(?:,\d{3})*|\d+)\s*mg\s+per\s+course\b[^.]{0,60}?"
     r"(?:\b1\s+course\s+per|not\s+sooner\s+than\s+every|every)\s+(?P<weeks>\d+)\s+weeks",
@@ -93,8 +103,11 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
             else ("maintenance" if dose.interval_days else "any")
         )
         condition = None
+        sentence = _sentence_at(joined, s, e)
         if conditional_row or _CONDITION.search(after):
             condition = (_CONDITION.search(after) and after.split(";")[0].strip()) or joined[:160]
+        elif _CONDITION_SENTENCE.search(sentence):
+            condition = sentence
         line_start = max((st for off, st in spans if off <= s), default=parts[0][1])
         page, chunk_id = locate(line_start, line_start + 1)
         out.append(
@@ -111,7 +124,7 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
                 weight_max_kg=_band_max(band),
                 indication=indication.name,
                 condition=condition,
-                text=_sentence_at(joined, s, e),
+                text=sentence,
                 page=page,
                 chunk_id=chunk_id,
             )

@@ -170,7 +170,10 @@ class ExtractiveGenerator:
             if c.source_kind == "literature":
                 literature.append(c)
                 continue
-            what = "the policy's limit" if c.source_kind == "policy" else "the highest labeled dose"
+            what = {
+                "policy": "the policy's limit",
+                "policy_conditional": "the higher limit the policy grants only under a condition",
+            }.get(c.source_kind, "the highest labeled dose")
             parts.append(_relation(requested.mg_per_28_days, c.mg_per_28_days, what, computed))
         terms = [*analysis.indications, *(c for c in (core_phrase(i) for i in analysis.indications) if c)]
         keys = [(c.mg_per_28_days, not _on_topic(c.label, terms)) for c in literature]

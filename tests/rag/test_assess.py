@@ -200,3 +200,27 @@ def test_cli_assess_json_and_docx(corpus_settings, tmp_path, capsys):
     assert out.stat().st_size > 5000
     assert main(["assess", DEMO_Q, "--case", "zzz-9", "--store", store]) == 3
     assert "no documents for case zzz-9" in capsys.readouterr().err
+
+
+def test_a_dose_only_a_conditional_escalation_row_allows_is_never_met(corpus_parts):
+    """Adalimumab weekly is 160 mg per 28 days: above the psoriasis standard limit (80 mg), within
+    the escalation row the policy grants only after a partial response to 16 weeks of standard
+    dosing. The escalation row is not the limit (read as one, it approved the dose: a wrong
+    approval): the dose criterion is not met, and its rationale quotes the condition for the
+    reviewer. The standard request is met."""
+    settings, store, embedder, retriever = corpus_parts
+    parts = {"store": store, "embedder": embedder, "retriever": retriever}
+    weekly = "Is adalimumab 40 mg SC every week medically indicated for this patient with plaque psoriasis?"
+    a = assess(weekly, "ps-001", settings, **parts)
+    dose = next(c for c in flatten(a.criteria) if c.kind == "dose_limit")
+    assert dose.status == "not_met"
+    assert "above the standard limit of 80 mg per 28 days" in dose.rationale
+    assert "only under a condition" in dose.rationale and "partial response" in dose.rationale
+    assert a.verdict.label != "indicated"
+    standard = (
+        "Is adalimumab 80 mg SC once, then 40 mg SC every other week medically indicated for this "
+        "patient with plaque psoriasis?"
+    )
+    b = assess(standard, "ps-001", settings, **parts)
+    dose = next(c for c in flatten(b.criteria) if c.kind == "dose_limit")
+    assert dose.status == "met" and "within the limit" in dose.rationale

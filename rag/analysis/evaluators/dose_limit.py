@@ -13,7 +13,11 @@ TOLERANCE = 1.01  # rounding in the policy's own arithmetic is not an excess
 
 def dose_limit_finding(dosing: DosingAnalysis, policy_doc_id: str) -> Finding | None:
     """Within or above the limit when both the request and the limit normalise to mg per 28 days;
-    `insufficient` when either cannot be read; None when the policy states no limit."""
+    `insufficient` when either cannot be read; None when the policy states no limit. A dose above
+    the standard limit is `not_met` even when a row the policy grants only under a condition
+    (dose escalation after a partial response, ...) would allow it: the engine does not check that
+    condition, so the rationale quotes it for the reviewer instead of reading the higher row as the
+    limit."""
     requested = dosing.requested
     limit = next((c for c in dosing.comparators if c.source_kind == "policy"), None)
     if limit is None or not limit.mg_per_28_days:
@@ -29,6 +33,33 @@ def dose_limit_finding(dosing: DosingAnalysis, policy_doc_id: str) -> Finding | 
             evidence,
         )
     over = requested.mg_per_28_days > limit.mg_per_28_days * TOLERANCE
+    higher = next((c for c in dosing.comparators if c.source_kind == "policy_conditional"), None)
+    if (
+        over
+        and higher
+        and higher.mg_per_28_days
+        and requested.mg_per_28_days <= higher.mg_per_28_days * TOLERANCE
+    ):
+        # above the standard limit, within one the policy grants only under a condition the engine
+        # does not check: never `met` by resemblance to the higher row
+        evidence += [
+            Evidence(chunk_id=c, doc_id=policy_doc_id, quote=higher.dose_text)
+            for c in higher.chunk_ids[:1]
+            if c
+        ]
+        numbers = re.findall(
+            r"\d+(?:\.\d+)?",
+            f"{requested.arithmetic} {limit.mg_per_28_days} {higher.mg_per_28_days} {limit.arithmetic}",
+        )
+        return Finding(
+            "not_met",
+            f"{requested.arithmetic}; above the standard limit of {format_mg(limit.mg_per_28_days)} per "
+            f"28 days ({limit.dose_text}). The policy allows up to {format_mg(higher.mg_per_28_days)} per "
+            f"28 days only under a condition the engine does not check ({higher.dose_text}): a reviewer "
+            "may approve the dose only if the record shows that condition is met.",
+            evidence,
+            numbers,
+        )
     return Finding(
         "not_met" if over else "met",
         f"{requested.arithmetic}; the limit is {format_mg(limit.mg_per_28_days)} per 28 days"
