@@ -34,9 +34,9 @@ MODEL_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MAX_EXPORT_ERROR = 1e-3  # largest |onnx - torch| accepted on the check batch (fp32)
 _CHECK_TEXTS = (
-    "omalizumab",
-    "Mast cell activation syndrome is confirmed by a rise in serum tryptase.",
-    "The patient failed H1 and H2 blockers. " * 80,  # past the model's length limit
+    "dose",  # one word
+    "The diagnosis is confirmed by a rise in a serum marker above the reference range.",
+    "The patient failed two earlier treatments. " * 80,  # past the model's length limit
 )
 
 

@@ -39,7 +39,11 @@ except ImportError as exc:  # the extra is not installed
     ) from exc
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
 
+from rag.components import require_store
 from rag.settings import Settings, load_settings
+
+# what a LangChain user passes to name their store (meddraft.langchain has no --store)
+_NO_STORE_FIX = "pass the settings or path of the store that holds your documents (or use ingest_documents)"
 
 __all__ = ["MeddraftRetriever", "hit_document", "ingest_documents", "meddraft_assess_tool", "to_settings"]
 
@@ -76,17 +80,6 @@ def to_settings(settings: Settings | str | Path | None) -> Settings:
         return settings
     overrides = {"store.path": str(settings)} if settings is not None else None
     return load_settings(overrides=overrides)
-
-
-def _require_store(settings: Settings) -> None:
-    from rag.errors import StoreError
-
-    path = Path(settings.store.path)
-    if not settings.store.host and not path.exists():
-        raise StoreError(
-            f"there is no store at {path}: pass the settings or path of the store that holds your "
-            f"documents, or create one with `meddraft ingest PATH --store {path}` or `ingest_documents`"
-        )
 
 
 # --- the retriever ------------------------------------------------------------------------------
@@ -144,7 +137,7 @@ class MeddraftRetriever(BaseRetriever):
         if self._engine is None:
             from rag.components import build_retriever
 
-            _require_store(self.settings)
+            require_store(self.settings, _NO_STORE_FIX)
             self._engine = build_retriever(self.settings)
         return self._engine
 
@@ -188,7 +181,7 @@ def meddraft_assess_tool(
         from rag.errors import MeddraftError
 
         try:
-            _require_store(config)
+            require_store(config, _NO_STORE_FIX)
             assessment = meddraft.assess(question, case_id, config, save=save)
         except MeddraftError as exc:
             raise ToolException(str(exc)) from exc

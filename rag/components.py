@@ -47,3 +47,17 @@ def build_indexer(settings: Settings, store: Store | None = None, embedder=None)
         settings.chunking,
         settings.ingest,
     )
+
+
+def require_store(settings: Settings, fix: str) -> None:
+    """Read-only callers never create a store where a path was mistyped: a local store folder that
+    does not exist is a `StoreError` that ends with `fix` (what the caller's user should pass)."""
+    from pathlib import Path
+
+    from rag.errors import StoreError
+
+    path = Path(settings.store.path)
+    if not settings.store.host and not path.exists():
+        raise StoreError(
+            f"there is no store at {path}: {fix}, or create one with `meddraft ingest PATH --store {path}`"
+        )

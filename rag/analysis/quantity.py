@@ -102,12 +102,13 @@ def _row_limits(indication: Indication, parts: list[tuple[str, int, int]], locat
             if _LOADING.search(joined[s:e] + " " + after[:12]) and not dose.interval_days
             else ("maintenance" if dose.interval_days else "any")
         )
+        # the condition as the whole sentence that states it: a draft quotes it to the reviewer
         condition = None
         sentence = _sentence_at(joined, s, e)
-        if conditional_row or _CONDITION.search(after):
-            condition = (_CONDITION.search(after) and after.split(";")[0].strip()) or joined[:160]
-        elif _CONDITION_SENTENCE.search(sentence):
+        if _CONDITION.search(after) or _CONDITION_SENTENCE.search(sentence):
             condition = sentence
+        elif conditional_row and (line := _CONDITION_LINE.search(joined)):
+            condition = _sentence_at(joined, line.start(), line.end())
         line_start = max((st for off, st in spans if off <= s), default=parts[0][1])
         page, chunk_id = locate(line_start, line_start + 1)
         out.append(

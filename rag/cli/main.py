@@ -125,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.references_target = cli_refs.target(args)
         action = getattr(args, f"{args.command}_command", None)
         if args.command in READ_ONLY or f"{args.command} {action}" in READ_ONLY:
-            _require_store(settings)
+            from rag.components import require_store
+
+            require_store(settings, "pass the --store that holds your documents")
         return handler(args, settings, out, err)
     except UnansweredQuestionError as exc:  # read, but no verdict can be drafted: say what was read
         err.print(f"[bold red]not answered:[/] {escape(str(exc))}", highlight=False, markup=True)
@@ -145,19 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 READ_ONLY = frozenset(
     {"status", "search", "assess", "sessions", "show", "ask", "chat", "audit", "policy show", "case show"}
 )
-
-
-def _require_store(settings: Settings) -> None:
-    from pathlib import Path
-
-    from rag.errors import StoreError
-
-    path = Path(settings.store.path)
-    if not settings.store.host and not path.exists():
-        raise StoreError(
-            f"there is no store at {path}: pass the --store that holds your documents, or create "
-            f"one with `meddraft ingest PATH --store {path}`"
-        )
 
 
 def _schema(args, settings: Settings, out: Console, err: Console) -> int:

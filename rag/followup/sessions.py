@@ -32,6 +32,23 @@ CREATE TABLE IF NOT EXISTS turns (
 """
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to `sessions.sqlite` with rows by column name; waits for another writer."""
+    db = sqlite3.connect(path, timeout=30)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def open_sessions_db(folder: Path | str, schema: str) -> Path:
+    """`<folder>/sessions.sqlite`, created with `schema` (the sessions' tables, or the audit trail's
+    beside them) when missing."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = Path(folder) / "sessions.sqlite"
+    with connect(path) as db:
+        db.executescript(schema)
+    return path
+
+
 class SessionNotFoundError(MeddraftError):
     """No session with that id (or prefix)."""
 
@@ -40,15 +57,10 @@ class SessionStore:
     """`<store>/sessions.sqlite`: one row per assessment, one per follow-up turn."""
 
     def __init__(self, folder: Path | str) -> None:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        self.path = Path(folder) / "sessions.sqlite"
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self.path = open_sessions_db(folder, _SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path)
-        db.row_factory = sqlite3.Row
-        return db
+        return connect(self.path)
 
     def save(self, assessment: Assessment, settings_hash: str) -> str:
         session_id = uuid.uuid4().hex[:12]

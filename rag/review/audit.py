@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.followup.sessions import connect, open_sessions_db
+
 ACTIONS = (
     "draft_created",  # generator, model, settings hash, document hashes
     "criterion_accepted",
@@ -128,15 +130,10 @@ class AuditLog:
     """The `audit` table in `<folder>/sessions.sqlite`, beside the `sessions` and `turns` tables."""
 
     def __init__(self, folder: Path | str) -> None:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        self.path = Path(folder) / "sessions.sqlite"
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self.path = open_sessions_db(folder, _SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        return db
+        return connect(self.path)
 
     def record(self, session_id: str, actor: str, action: str, **detail: Any) -> AuditEvent:
         """Append one event; `action` is one of `ACTIONS`."""
