@@ -163,7 +163,7 @@ def evaluate(
 
     from rag import Retriever  # bm25s loads here, not when `meddraft` registers this command
 
-    retriever = Retriever(indexer.store, indexer.embedder)
+    retriever = Retriever(indexer.store, indexer.embedder, fusion=settings.retrieval.fusion)
     runs: dict[str, dict[str, list[str]]] = {mode: {} for mode in MODES}
     searched = time.perf_counter()
     for done, query_id in enumerate(judged, 1):

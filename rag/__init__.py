@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "generators": "rag.drafting",
     "Generator": "rag.drafting",
     "Retriever": "rag.retrieval.hybrid",
+    "FusionSettings": "rag.retrieval.fusion",
+    "fused_ranking": "rag.retrieval.fusion",
     "SessionStore": "rag.followup",
     # types and errors
     "Assessment": "rag.types",
@@ -63,7 +65,7 @@ _EXPORTS: dict[str, str] = {
     "add_generator_args": "rag.cli.llm",
     "spinner": "rag.cli.llm",
 }
-_RENAMED = {"generators": "names"}
+_RENAMED = {"generators": "names", "fused_ranking": "ranked"}
 
 __all__ = sorted(_EXPORTS)
 

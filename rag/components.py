@@ -37,7 +37,11 @@ def build_store(settings: Settings) -> Store:
 def build_retriever(settings: Settings, store: Store | None = None, embedder=None) -> Retriever:
     from rag.retrieval.hybrid import Retriever
 
-    return Retriever(store or build_store(settings), embedder or build_embedder(settings))
+    return Retriever(
+        store or build_store(settings),
+        embedder or build_embedder(settings),
+        fusion=settings.retrieval.fusion,
+    )
 
 
 def build_indexer(settings: Settings, store: Store | None = None, embedder=None) -> Indexer:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     from rag.components import build_embedder, build_store
     from rag.retrieval.hybrid import Retriever
 
-    retriever = Retriever(build_store(settings), build_embedder(settings))
+    retriever = Retriever(build_store(settings), build_embedder(settings), fusion=settings.retrieval.fusion)
     hits = retriever.search(args.query, case_id=args.case_id, kinds=args.kinds, k=args.k)
     if args.format == "json":
         out.print_json(json.dumps([h.model_dump(mode="json") for h in hits]))

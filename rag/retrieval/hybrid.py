@@ -20,6 +20,7 @@ from ingest.documents import KINDS
 from ingest.store import Store, StoredChunk
 from rag.errors import CaseNotFoundError, MeddraftError, StoreError
 from rag.retrieval import scope
+from rag.retrieval.fusion import FusionSettings, ranked
 from rag.types import Hit
 
 RRF_K = 60
@@ -105,10 +106,18 @@ class LexicalIndex:
 class Retriever:
     """Hybrid search over a `Store`; BM25 indexes are cached per (where clause, chunk count)."""
 
-    def __init__(self, store: Store, embedder: QueryEmbedder, *, rrf_k: int = RRF_K) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: QueryEmbedder,
+        *,
+        rrf_k: int = RRF_K,
+        fusion: FusionSettings | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
-        self.rrf_k = rrf_k
+        self.rrf_k = rrf_k  # across the queries of `search_many`
+        self.fusion = fusion or FusionSettings()  # dense with BM25 (`rag.retrieval.fusion`)
         self._lexical: OrderedDict[tuple[str, int], LexicalIndex] = OrderedDict()
         self._cases: tuple[int, list[str]] | None = None
 
@@ -170,6 +179,20 @@ class Retriever:
             if len(out) == k_total:
                 break
         return out
+
+    def candidates(
+        self,
+        query: str,
+        *,
+        case_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        n: int = 50,
+    ) -> tuple[list[StoredChunk], list[tuple[StoredChunk, float]]]:
+        """The two unfused candidate lists for `query`: dense (with distances) and BM25 (with scores)."""
+        _check_queries([query])
+        where = self._prepare(case_id, kinds, n)
+        [vector] = self.embedder.embed([query])
+        return self.store.query(vector, n, where=where), self._index(where).rank(query, n)
 
     def case_ids(self) -> list[str]:
         """Cases in the store (cached until the store's chunk count changes)."""
@@ -251,16 +274,12 @@ class Retriever:
         for rank, (item, score) in enumerate(lexical, 1):
             items.setdefault(item.id, item)
             ranks[item.id].update(bm25_rank=rank, bm25_score=score)
-        hits = []
-        for chunk_id, r in ranks.items():
-            score = rrf(r.get("dense_rank"), self.rrf_k) + rrf(r.get("bm25_rank"), self.rrf_k)
-            hits.append(Hit.of(items[chunk_id], score=score, **r))
-        hits.sort(key=lambda h: (-h.score, _best_rank(h), h.chunk_id))
-        return hits[:k]
-
-
-def _best_rank(hit: Hit) -> int:
-    return min(r for r in (hit.dense_rank, hit.bm25_rank, 10**9) if r is not None)
+        fused = ranked(
+            [(d.id, d.distance if d.distance is not None else 1.0) for d in dense],
+            [(item.id, score) for item, score in lexical],
+            self.fusion,
+        )
+        return [Hit.of(items[i], score=score, **ranks[i]) for i, score in fused[:k]]
 
 
 def _ranks(hit: Hit) -> dict[str, Any]:

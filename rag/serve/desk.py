@@ -93,7 +93,7 @@ class Desk:
         if self._retriever is None:
             from rag.retrieval.hybrid import Retriever
 
-            self._retriever = Retriever(self.store, self.embedder)
+            self._retriever = Retriever(self.store, self.embedder, fusion=self.settings.retrieval.fusion)
         return self._retriever
 
     def warm(self) -> None:
