@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: setup dev demo test eval examples lint bench bench-scifact clean
+.PHONY: setup dev demo test eval examples lint bench bench-scifact bench-fusion clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -106,6 +106,15 @@ bench: setup
 		$(foreach s,$(wildcard $(EVAL_STORE)-realworld $(EVAL_STORE)-styles),--store $(s))
 	$(BIN)/python -m eval.benchmarks.cold --store $(EVAL_STORE) $(foreach d,$(wildcard reports/scifact-*),--scifact $(d))
 	$(BIN)/python -m eval.benchmarks.serve --store $(EVAL_STORE)
+	@if [ -d $(FUSION_SCIFACT) ]; then $(MAKE) --no-print-directory bench-fusion; \
+	else echo "no SciFact store at $(FUSION_SCIFACT): fusion tuning skipped (make bench-scifact)"; fi
+
+# Fusion of the dense and BM25 halves, tuned on SciFact's train claims only, then scored on the
+# SciFact test split and PubMedQA (held out). Candidate lists are cached under reports/fusion-cache.
+FUSION_SCIFACT := .meddraft-bench-scifact-onnx-fp32
+bench-fusion: setup
+	$(BIN)/python -m eval.benchmarks.fusion --store $(FUSION_SCIFACT) \
+		$(if $(wildcard .meddraft-bench-pubmedqa),--pubmedqa-store .meddraft-bench-pubmedqa)
 
 # SciFact nDCG@10 for each embedding backend (about 10-15 min each on 2 cores), read by `make bench`.
 bench-scifact: setup
