@@ -17,6 +17,7 @@ from rag.cli import search as cli_search
 from rag.cli.main import build_parser, load_from_args
 from rag.components import build_indexer
 from rag.errors import CaseNotFoundError, StoreError
+from rag.retrieval.fusion import FusionSettings, ranked
 from rag.retrieval.hybrid import RRF_K, Retriever, tokenize
 from rag.retrieval.scope import where as scope_filter
 from rag.settings import load_settings
@@ -96,9 +97,15 @@ def test_fused_ranking_carries_both_ranks(retriever):
     assert top.doc_id == NOTE_A  # only case-a's note has "18" and a widget score
     assert top.dense_rank is not None and top.bm25_rank is not None
     assert top.dense_distance is not None and top.bm25_score and top.bm25_score > 0
+    dense, lexical = retriever.candidates("widget score of 18", case_id="case-a", n=50)
+    expected = dict(
+        ranked([(d.id, d.distance) for d in dense], [(c.id, s) for c, s in lexical], retriever.fusion)
+    )
     for h in hits:
-        expected = sum(1 / (RRF_K + r) for r in (h.dense_rank, h.bm25_rank) if r)
-        assert h.score == pytest.approx(expected)
+        assert h.score == pytest.approx(expected[h.chunk_id])
+    rrf = Retriever(retriever.store, retriever.embedder, fusion=FusionSettings(method="rrf", k=RRF_K))
+    for h in rrf.search("widget score of 18", case_id="case-a", k=5):
+        assert h.score == pytest.approx(sum(0.5 / (RRF_K + r) for r in (h.dense_rank, h.bm25_rank) if r))
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert top.title == "Clinic note" and top.section == "Assessment" and top.year == 2025
 
@@ -222,7 +229,7 @@ def test_cli_json_and_text(ingested):
     head, text, *_ = out.splitlines()
     assert code == 0 and len(out.splitlines()) == 4
     assert re.fullmatch(
-        r" +1\. 0\.\d{4}  dense +\d+  bm25 +1  label-widgetumab  drug_label  section: How supplied",
+        r" +1\. [01]\.\d{4}  dense +\d+  bm25 +1  label-widgetumab  drug_label  section: How supplied",
         head,
     )
     assert "NDC 50242-0040-62" in text
