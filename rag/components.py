@@ -15,7 +15,7 @@ from ingest.pipeline import Indexer
 from ingest.store import Store
 from rag.settings import Settings
 
-if TYPE_CHECKING:  # bm25s (and scipy) load when a retriever is built, not with this module
+if TYPE_CHECKING:  # tantivy loads when a retriever searches, not with this module
     from rag.retrieval.hybrid import Retriever
 
 
@@ -37,7 +37,9 @@ def build_store(settings: Settings) -> Store:
 def build_retriever(settings: Settings, store: Store | None = None, embedder=None) -> Retriever:
     from rag.retrieval.hybrid import Retriever
 
-    return Retriever(store or build_store(settings), embedder or build_embedder(settings))
+    return Retriever(
+        store or build_store(settings), embedder or build_embedder(settings), fusion=settings.retrieval.fusion
+    )
 
 
 def build_indexer(settings: Settings, store: Store | None = None, embedder=None) -> Indexer:

@@ -26,6 +26,7 @@ from ingest.config import (
     stable_hash,
 )
 from rag.errors import ConfigError
+from rag.retrieval.fusion import FusionSettings
 
 
 class AnalysisSettings(BaseModel):
@@ -52,6 +53,9 @@ class RetrievalSettings(BaseModel):
     k_per_query: int = Field(8, ge=1, description="Hits kept per targeted query.")
     k_total: int = Field(30, ge=1, description="Hits kept per section after merging queries.")
     per_doc_cap: int = Field(3, ge=1, description="At most this many hits from one document.")
+    fusion: FusionSettings = Field(
+        default_factory=FusionSettings, description="How one query's dense and BM25 lists are fused."
+    )
 
 
 class LLMSettings(BaseModel):
