@@ -161,7 +161,7 @@ def evaluate(
     report = indexer.ingest([materialise(data, folder)], progress=progress)
     ingest_seconds = time.perf_counter() - started
 
-    from rag import Retriever  # bm25s loads here, not when `meddraft` registers this command
+    from rag import Retriever  # the retriever's modules load here, not when `meddraft` registers this command
 
     retriever = Retriever(indexer.store, indexer.embedder, fusion=settings.retrieval.fusion)
     runs: dict[str, dict[str, list[str]]] = {mode: {} for mode in MODES}

@@ -21,6 +21,7 @@ from typing import Any
 from ingest.config import StoreSettings
 from ingest.documents import NO_CASE, Chunk
 from ingest.errors import StoreError, StoreMismatchError, StoreUnavailableError
+from ingest.lexical import LexicalIndex
 from ingest.manifest import Manifest
 from ingest.storage import Remote, local_folder, snapshot, unreachable, writable
 
@@ -124,6 +125,8 @@ class Store:
         self.client = client or _make_client(settings, folder)
         self._collection = None
         self.manifest = Manifest(folder, settings.collection)
+        # BM25 beside the vectors, written by every write below (ingest/lexical.py)
+        self.lexical = LexicalIndex(folder / f"lexical-{settings.collection}", self.location)
 
     @property
     def writer(self) -> str:
@@ -223,6 +226,7 @@ class Store:
         self._collection = None
         if self.manifest.exists():
             self.manifest.clear()
+        self.lexical.clear()
 
     @property
     def collection(self):
@@ -255,14 +259,18 @@ class Store:
                 embeddings=[list(e) for e in embeddings[part]],
                 metadatas=list(metadatas[part]),
             )
+            self.lexical.upsert([c.id for c in chunks[part]], [c.text for c in chunks[part]], metadatas[part])
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
         for part in self._batches(len(ids)):
             self.collection.update(ids=list(ids[part]), metadatas=list(metadatas[part]))
+            kept = self.get(ids=ids[part])  # the title or section in the indexed text may have moved
+            self.lexical.upsert([c.id for c in kept], [c.text for c in kept], [c.metadata for c in kept])
 
     def delete(self, ids: Sequence[str]) -> None:
         for part in self._batches(len(ids)):
             self.collection.delete(ids=list(ids[part]))
+            self.lexical.delete(ids[part])
 
     def delete_document(self, doc_id: str) -> int:
         ids = self.chunk_ids(doc_id)
@@ -276,14 +284,19 @@ class Store:
             return []
         return self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
 
-    def scan(self, page: int = 5000) -> Iterator[tuple[str, dict[str, Any]]]:
+    def ids(self, page: int = 20000) -> list[str]:
+        """Every chunk id in the collection."""
+        return [chunk_id for chunk_id, _ in self.scan(page, include=[])]
+
+    def scan(self, page: int = 5000, include: Sequence[str] = ("metadatas",)) -> Iterator[tuple[str, dict]]:
         """Every chunk id actually in the collection with its metadata, a page at a time."""
         if self._existing() is None:
             return
         offset = 0
         while True:
-            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
-            yield from zip(got["ids"], [m or {} for m in got["metadatas"]], strict=True)
+            got = self.collection.get(include=list(include), limit=page, offset=offset)
+            metas = got["metadatas"] or [None] * len(got["ids"])
+            yield from zip(got["ids"], [m or {} for m in metas], strict=True)
             if len(got["ids"]) < page:
                 return
             offset += page

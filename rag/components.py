@@ -15,7 +15,7 @@ from ingest.pipeline import Indexer
 from ingest.store import Store
 from rag.settings import Settings
 
-if TYPE_CHECKING:  # bm25s (and scipy) load when a retriever is built, not with this module
+if TYPE_CHECKING:  # tantivy loads when a retriever searches, not with this module
     from rag.retrieval.hybrid import Retriever
 
 

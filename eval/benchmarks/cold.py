@@ -33,7 +33,7 @@ DEMO_QUESTION = (
     "who failed H1/H2 blockers and corticosteroids?"
 )
 SEARCH_QUERY = "omalizumab dosing in mast cell activation syndrome"
-HEAVY = ("torch", "sentence_transformers", "chromadb", "onnxruntime", "tokenizers", "medspacy", "bm25s")
+HEAVY = ("torch", "sentence_transformers", "chromadb", "onnxruntime", "tokenizers", "medspacy", "tantivy")
 ENTRY = "rag.cli.main"
 ENTRY_STATEMENT = "from rag.cli.main import build_parser; build_parser()"  # plug-ins register in build_parser
 BACKENDS = {  # label -> embedding settings

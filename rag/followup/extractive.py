@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bm25s.stopwords import STOPWORDS_EN
-
+from ingest.lexical import STOPWORDS
 from ingest.store import Store
 from rag.analysis.reviewed import criteria_for
 from rag.followup.answers import NOT_FOUND, Answer, AnswerPart, Numbering
@@ -21,9 +20,9 @@ from rag.retrieval.passages import load_documents, text_sentences
 from rag.safety import looks_like_instruction
 from rag.types import Assessment, flatten
 
-# Words that never decide what a question is about: English stopwords (bm25s's list, the one the
-# lexical index uses) and the words every question about a draft has.
-_STOP = frozenset(STOPWORDS_EN) | {
+# Words that never decide what a question is about: English stopwords (Lucene's list, the one the
+# lexical index drops from queries) and the words every question about a draft has.
+_STOP = STOPWORDS | {
     "also", "case", "draft", "give", "list", "patient", "patients", "please", "quote", "review", "said",
     "say", "shall", "show", "tell",
 }  # fmt: skip

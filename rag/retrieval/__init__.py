@@ -2,6 +2,6 @@
 
 `scope` is the one rule for what a case may see (the `where` of every store read, and `admit`
 at the boundary where sources enter a draft); `hybrid` ranks chunks by dense (Chroma) and BM25
-(bm25s) fused by reciprocal rank; `passages` rebuilds documents from their chunks and splits them
-into citable sentences, every read scoped.
+(the store's tantivy index, `ingest.lexical`) fused by `fusion`; `passages` rebuilds documents
+from their chunks and splits them into citable sentences, every read scoped.
 """

@@ -149,6 +149,7 @@ def test_kill_9_at_several_points_then_ingest_equals_a_clean_ingest(tmp_path, co
     entries = store.manifest.entries()
     assert {d: sorted(e.chunk_ids) for d, e in entries.items()} == expected
     assert all(e.complete for e in entries.values())
+    assert store.lexical.chunk_ids() == set(store.ids())  # the BM25 index converged with them
     assert _cli("status", "--store", str(store_dir), "--verify").returncode == 0
 
     # chunks deleted behind the manifest's back: status --verify says so, repair fixes it

@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "sentence_transformers", "transformers", "chromadb", "onnxruntime", "tokenizers")
-ALSO_LAZY = ("spacy", "medspacy", "bm25s", "scipy", "openai", "pypdf", "docx", "jinja2", "nltk", "sklearn")
+ALSO_LAZY = ("spacy", "medspacy", "tantivy", "scipy", "openai", "pypdf", "docx", "jinja2", "nltk", "sklearn")
 
 
 def _loaded_after(code: str) -> list[str]:

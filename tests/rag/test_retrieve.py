@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from ingest.lexical import query_terms
 from ingest.store import Store
 from rag.cli import search as cli_search
 from rag.cli.main import build_parser, load_from_args
 from rag.components import build_indexer
 from rag.errors import CaseNotFoundError, StoreError
 from rag.retrieval.fusion import FusionSettings, ranked
-from rag.retrieval.hybrid import RRF_K, Retriever, tokenize
+from rag.retrieval.hybrid import RRF_K, Retriever
 from rag.retrieval.scope import where as scope_filter
 from rag.settings import load_settings
 from rag.types import Hit
@@ -49,6 +50,16 @@ class RecordingStore(Store):
         super().__init__(settings)
         self.calls: list[tuple[str, dict | None]] = []
         self.handed_out: list[dict] = []
+        self.ranked: list[str] = []  # chunk ids the lexical index handed out
+        rank = self.lexical.rank
+
+        def recording_rank(query, n, where=None):
+            got = rank(query, n, where)
+            self.calls.append(("lexical", where))
+            self.ranked += [chunk_id for chunk_id, _ in got]
+            return got
+
+        self.lexical.rank = recording_rank
 
     def get(self, ids=None, where=None):
         got = super().get(ids, where)
@@ -84,10 +95,10 @@ def retriever(ingested, embedder) -> Retriever:
     return Retriever(RecordingStore(ingested.store), embedder)
 
 
-def test_tokenize_keeps_numbers_and_drops_stopwords():
-    assert tokenize(["Widget score of 9, NDC 50242-0040-62; the_dose"]) == [
-        ["widget", "score", "9", "ndc", "50242", "0040", "62", "dose"]
-    ]
+def test_query_terms_keep_numbers_and_drop_stopwords():
+    assert query_terms("Widget score of 9, NDC 50242-0040-62; the_dose 9") == [
+        "widget", "score", "9", "ndc", "50242", "0040", "62", "dose"
+    ]  # fmt: skip
 
 
 def test_fused_ranking_carries_both_ranks(retriever):
@@ -125,14 +136,17 @@ def test_case_scope_is_in_the_where_clause(retriever):
     assert control[0].doc_id == NOTE_B  # the query does match case-b's note...
     retriever.store.calls.clear()
     retriever.store.handed_out.clear()
+    retriever.store.ranked.clear()
     hits = retriever.search(CASE_B_TEXT, case_id="case-a", k=20)
     assert hits and all(h.case_id in (None, "case-a") for h in hits)  # ...but never for case-a
     assert NOTE_A in {h.doc_id for h in hits}
-    # both halves asked Chroma with the case filter, and no case-b chunk ever left the store
-    assert {kind for kind, _ in retriever.store.calls} >= {"get", "query"}
+    # both halves asked with the case filter, and no case-b chunk ever left the store or the index
+    assert {kind for kind, _ in retriever.store.calls} >= {"lexical", "query"}
     assert all(w == {"case_id": {"$in": ["", "case-a"]}} for _, w in retriever.store.calls)
-    assert retriever.store.handed_out
+    assert retriever.store.handed_out and retriever.store.ranked
     assert {m["case_id"] for m in retriever.store.handed_out} == {"", "case-a"}
+    ranked = Store(retriever.store.settings).get(ids=sorted(set(retriever.store.ranked)))
+    assert {c.metadata["case_id"] for c in ranked} == {"", "case-a"}
 
 
 def test_no_case_means_literature_only(retriever):
@@ -187,14 +201,13 @@ def test_search_many_merges_and_caps_per_document(retriever):
     assert [h.score for h in uncapped] == sorted((h.score for h in uncapped), reverse=True)
 
 
-def test_bm25_index_is_cached_and_rebuilt_when_the_store_changes(tmp_path, embedder):
+def test_the_lexical_index_is_never_rebuilt_per_search_and_follows_ingest(tmp_path, embedder):
     settings, corpus = _ingest(tmp_path, embedder)
     store = RecordingStore(settings.store)
     retriever = Retriever(store, embedder)
     retriever.search("widget score of 18", case_id="case-a")
     retriever.search("gadgetol", case_id="case-a")
-    full_fetches = [w for kind, w in store.calls if kind == "get"]
-    assert len(full_fetches) == 1  # the second search reused the BM25 index
+    assert all(w is None for kind, w in store.calls if kind == "get")  # never a scoped full fetch
     note = corpus / "cases/case-a/note-a.md"
     note.write_text(note.read_text().replace("widget score of 18", "widget score of 27"))
     build_indexer(settings, embedder=embedder).ingest([corpus])  # same chunk count
