@@ -11,6 +11,7 @@ plan to approve a request is not matched: it is addressed to a person and decide
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _MACHINE = (
     r"(?:automated|automatic|ai|a\.i\.|artificial intelligence|language model|llm|chat ?bot|bot|"
@@ -65,6 +66,7 @@ _INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I | re.M)
 FLAG_KIND = "injected_instruction"
 
 
+@lru_cache(maxsize=8192)  # every draft re-reads the same passages' sentences
 def looks_like_instruction(text: str) -> bool:
     """True when the text addresses an automated reviewer or tells it what to conclude."""
     return _INJECTION.search(text) is not None

@@ -82,6 +82,11 @@ def _pipeline():
         return _build_pipeline()
 
 
+def load() -> None:
+    """Build the pipeline now (a cold `assess` does it while another thread opens the store)."""
+    _pipeline()
+
+
 def _build_pipeline():
     from loguru import logger
 
@@ -117,6 +122,12 @@ _CONTRAST = re.compile(r"\b(?:but|however|although|except)\b", re.I)
 
 def assertion_of(sentence: str, start: int, end: int) -> tuple[Assertion, list[str]]:
     """Status of the concept at sentence[start:end] and the ConText categories behind it."""
+    status, categories = _assertion(sentence, start, end)
+    return status, list(categories)
+
+
+@lru_cache(maxsize=4096)  # the same sentences come back for every criterion and every question
+def _assertion(sentence: str, start: int, end: int) -> tuple[Assertion, tuple[str, ...]]:
     nlp, context = _pipeline()
     # Markdown emphasis ('are **not** fulfilled') would split the trigger: drop it, map offsets.
     kept = [i for i, ch in enumerate(sentence) if ch not in "*_`"]
@@ -126,7 +137,7 @@ def assertion_of(sentence: str, start: int, end: int) -> tuple[Assertion, list[s
     doc = nlp.make_doc(sentence)
     span = doc.char_span(start, end, label="TARGET", alignment_mode="expand")
     if span is None:
-        return "present", []
+        return "present", ()
     for token in doc:
         token.is_sent_start = token.i == 0
     doc.ents = [span]
@@ -145,7 +156,7 @@ def assertion_of(sentence: str, start: int, end: int) -> tuple[Assertion, list[s
         and not _CONTRAST.search(before[-40:])
     ):
         categories.add("NEGATED_EXISTENCE")
-    ordered = sorted(categories)
+    ordered = tuple(sorted(categories))
     for category, status in _PRIORITY:
         if category in categories:
             return status, ordered

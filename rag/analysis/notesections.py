@@ -33,6 +33,11 @@ def _pipeline():
         return _build_pipeline()
 
 
+def load() -> None:
+    """Build the pipeline now (a cold `assess` does it while another thread opens the store)."""
+    _pipeline()
+
+
 def _build_pipeline():
     from loguru import logger
 

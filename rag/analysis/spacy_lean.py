@@ -14,6 +14,7 @@ already loaded, it stays in use.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.abc import Loader, MetaPathFinder
@@ -32,7 +33,15 @@ class _Empty(Loader):
 
 
 class _Lean(MetaPathFinder):
+    """Active only in the thread that entered `lean_spacy()`: a thread loading the embedder or the
+    store meanwhile (`rag.api.assess` does both at once) imports what it imports, torch included."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
     def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() != self.thread:
+            return None
         root = name.partition(".")[0]
         if root == _HIDDEN and _HIDDEN not in sys.modules:
             raise ModuleNotFoundError("torch is not loaded for spaCy's rule-based pipelines", name=name)
