@@ -92,15 +92,20 @@ eval: setup
 	else echo "realworld gold not found at $(REALWORLD): skipped with the styles set (set SHARED_DATA)"; fi
 	$(BIN)/meddraft eval retrieval --dataset pubmedqa --store .meddraft-bench-pubmedqa --check --report reports/pubmedqa
 
-# Ingest speed on the corpus; then patient-record extraction and warm assess per case on the gold
-# stores (the corpus store is built here; the realworld and styles stores when `make eval` made them).
+# Ingest speed on the corpus (and SciFact's 5,183 abstracts and the 940-page WHO PDF when
+# $(SHARED_DATA) is there) against the model's own ceiling; then patient-record extraction and
+# warm assess per case on the gold stores (the corpus store is built here; the realworld and
+# styles stores when `make eval` made them).
 # Three drafts, one per verdict, from the corpus gold set, to read beside the seed example.
 examples: setup
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
 	$(BIN)/python -m eval.examples --store $(EVAL_STORE)
 
+WHO_PDF := $(SHARED_DATA)/pdfs/medical_text/who_selection_and_use_of_essential_medicine_2023.pdf
 bench: setup
-	$(BIN)/python -m eval.benchmarks.ingest corpus/
+	$(BIN)/python -m eval.benchmarks.ingest --record corpus/ \
+		$(if $(wildcard $(SHARED_DATA)/scifact),--scifact $(SHARED_DATA)/scifact) \
+		$(if $(wildcard $(WHO_PDF)),--who $(WHO_PDF))
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet
 	$(BIN)/python -m eval.benchmarks.extraction --store $(EVAL_STORE) \
 		$(foreach s,$(wildcard $(EVAL_STORE)-realworld $(EVAL_STORE)-styles),--store $(s))

@@ -46,7 +46,8 @@ __all__ = [
     "StoreStatus",
     "store_status",
 ]
-EMBED_BATCH = 64
+# chunks queued (across files) before the model embeds them: sorted by length within this window
+EMBED_BATCH = 256
 
 
 @dataclass

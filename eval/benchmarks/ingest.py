@@ -1,23 +1,36 @@
-"""Ingestion benchmark: wall time, chunks/s, tokens/s and peak memory on real files.
+"""Ingestion benchmark: wall time, chunks/s, tokens/s and peak memory on real files, against the
+model's own ceiling on this CPU.
 
     python -m eval.benchmarks.ingest corpus/
     python -m eval.benchmarks.ingest ../shared/data/pdfs/medical_text/who_selection_*.pdf
+    python -m eval.benchmarks.ingest --scifact ../shared/data/scifact --who PDF --record corpus/
 
-Each run uses a fresh temporary store (cold) and then re-ingests (warm: nothing to do).
-Prints one JSON object.
+Each run uses a fresh temporary store (cold) and then re-ingests (warm: nothing to do), in a
+child process of its own so its peak RSS is its own. The ceiling is the bare model (onnxruntime
+on pre-tokenised, length-sorted batches; fp32 and int8) on a sample of SciFact abstracts (or of
+the files' chunks), measured in the same run. Prints one JSON object; `--record` also writes the
+figures with their goals (group "ingest", `eval.benchmarks.figures`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from eval.beir import scifact_beir
+from eval.benchmarks.figures import Figure, record
+from eval.retrieval import materialise
 from rag import build_indexer, load_settings
+
+SAMPLE = 256  # texts for the ceiling
+GOALS = {"scifact": 60.0, "who": 120.0}
+RSS_GOAL_MB = 1536.0
 
 
 def _peak_rss_mb() -> float:
@@ -36,6 +49,7 @@ def run(paths: list[str], store: Path) -> dict:
     pages = max(page_ends) if page_ends else 0
     return {
         "paths": paths,
+        "model": indexer.embedder.name,
         "files": len(cold.outcomes),
         "failed": len(cold.failed),
         "max_page": pages,
@@ -51,12 +65,105 @@ def run(paths: list[str], store: Path) -> dict:
     }
 
 
+def _child(paths: list[str], out) -> None:
+    with tempfile.TemporaryDirectory(prefix="meddraft-bench-") as tmp:
+        out.put(run(paths, Path(tmp)))
+
+
+def isolated(paths: list[str]) -> dict:
+    """`run` in a fresh process (its own model load and peak RSS)."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_child, args=(paths, out))
+    child.start()
+    result = out.get()
+    child.join()
+    return result
+
+
+def ceiling(texts: list[str], quantize: str) -> dict:
+    """Tokens/s of the bare model: pre-tokenised texts, length-sorted token-budget batches."""
+    with tempfile.TemporaryDirectory(prefix="meddraft-ceiling-") as tmp:
+        overrides = {"store.path": tmp, "embedding.backend": "onnx", "embedding.quantize": quantize}
+        embedder = build_indexer(load_settings(overrides=overrides)).embedder
+        encodings = embedder.encode(texts)
+        embedder.embed_encoded(encodings[:8])  # warm-up: session created, first run done
+        started = time.perf_counter()
+        embedder.embed_encoded(encodings)
+        seconds = time.perf_counter() - started
+    tokens = sum(len(e.ids) for e in encodings)
+    rate = round(tokens / seconds, 1)
+    return {"model": embedder.name, "texts": len(texts), "tokens": tokens, "tokens_per_s": rate}
+
+
+def scifact_folder(source: Path, target: Path) -> Path:
+    """All SciFact abstracts as Markdown files, as `meddraft eval retrieval` ingests them."""
+    return materialise(scifact_beir(source), target)
+
+
+def sample_texts(folder: Path, n: int = SAMPLE) -> list[str]:
+    files = sorted(Path(folder).rglob("*.md"))[:n]
+    return [f.read_text(encoding="utf-8") for f in files]
+
+
+def figures(results: dict, ceilings: dict) -> list[Figure]:
+    fp32 = ceilings["none"]["tokens_per_s"]
+    out = [Figure(f"model ceiling {c['model']}", c["tokens_per_s"], "tokens/s") for c in ceilings.values()]
+    for name, r in results.items():
+        share = r["tokens_per_s"] / fp32
+        goal = GOALS.get(name)
+        note = f"{share:.0%} of the fp32 ceiling"
+        if goal is not None and r["cold_s"] > goal:
+            note += f"; ceiling {fp32:,.0f} tokens/s × {r['tokens']:,} tokens = {r['tokens'] / fp32:.0f} s"
+        out += [
+            Figure(
+                f"{name} ingest ({r['chunks']} chunks)",
+                r["cold_s"],
+                "s",
+                goal=f"<= {goal:.0f} s" if goal else "",
+                met=(r["cold_s"] <= goal) if goal else None,
+                note=note,
+            ),
+            Figure(f"{name} chunks/s", r["chunks_per_s"], "chunks/s"),
+            Figure(f"{name} tokens/s", r["tokens_per_s"], "tokens/s", note=note),
+            Figure(
+                f"{name} peak RSS",
+                r["peak_rss_mb"],
+                "MB",
+                goal="<= 1536 MB",
+                met=r["peak_rss_mb"] <= RSS_GOAL_MB,
+            ),
+        ]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+")
+    parser.add_argument("paths", nargs="*", help="files or folders (reported as 'files')")
+    parser.add_argument("--scifact", type=Path, help="the SciFact folder: ingest all its abstracts")
+    parser.add_argument("--who", type=Path, help="the WHO essential-medicines PDF")
+    parser.add_argument("--record", action="store_true", help="write the figures (group 'ingest')")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="meddraft-bench-") as tmp:
-        print(json.dumps(run(args.paths, Path(tmp)), indent=2))
+    if not (args.paths or args.scifact or args.who):
+        parser.error("give files or folders, --scifact or --who")
+    with tempfile.TemporaryDirectory(prefix="meddraft-bench-data-") as tmp:
+        jobs: dict[str, list[str]] = {}
+        if args.scifact:
+            jobs["scifact"] = [str(scifact_folder(args.scifact, Path(tmp) / "scifact"))]
+        if args.who:
+            jobs["who"] = [str(args.who)]
+        if args.paths:
+            jobs["files"] = list(args.paths)
+        sample = sample_texts(Path(jobs["scifact"][0])) if args.scifact else []
+        results = {name: isolated(paths) for name, paths in jobs.items()}
+    if not sample:
+        sample = [c for p in args.paths for c in sample_texts(Path(p))][:SAMPLE] or ["text"] * 8
+    ceilings = {q: ceiling(sample, q) for q in ("none", "int8")}
+    for r in results.values():
+        r["share_of_fp32_ceiling"] = round(r["tokens_per_s"] / ceilings["none"]["tokens_per_s"], 3)
+    print(json.dumps({"ceiling": ceilings, **results}, indent=2))
+    if args.record:
+        record("ingest", figures(results, ceilings))
     return 0
 
 
