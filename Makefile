@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: setup dev demo test eval examples lint bench bench-scifact clean
+.PHONY: setup dev demo test eval examples lint bench bench-peer bench-scifact clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -106,6 +106,13 @@ bench: setup
 		$(foreach s,$(wildcard $(EVAL_STORE)-realworld $(EVAL_STORE)-styles),--store $(s))
 	$(BIN)/python -m eval.benchmarks.cold --store $(EVAL_STORE) $(foreach d,$(wildcard reports/scifact-*),--scifact $(d))
 	$(BIN)/python -m eval.benchmarks.serve --store $(EVAL_STORE)
+	@if [ -d $(SHARED_DATA)/scifact ]; then $(MAKE) --no-print-directory bench-peer; \
+	else echo "SciFact not found at $(SHARED_DATA)/scifact: the LangChain peer is skipped (set SHARED_DATA)"; fi
+
+# meddraft against a naive LangChain pipeline on SciFact, one after the other (about 20-25 min on
+# 2 cores); the peer's packages are in the dev extra.
+bench-peer: dev
+	$(BIN)/python -m eval.benchmarks.peer --data $(SHARED_DATA)/scifact
 
 # SciFact nDCG@10 for each embedding backend (about 10-15 min each on 2 cores), read by `make bench`.
 bench-scifact: setup
