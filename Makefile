@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: setup dev demo test eval examples lint bench bench-scifact bench-fusion clean
+.PHONY: setup dev demo test eval examples lint bench bench-peer bench-scifact bench-fusion clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -113,6 +113,8 @@ bench: setup
 	$(BIN)/python -m eval.benchmarks.serve --store $(EVAL_STORE)
 	@if [ -d $(FUSION_SCIFACT) ]; then $(MAKE) --no-print-directory bench-fusion; \
 	else echo "no SciFact store at $(FUSION_SCIFACT): fusion tuning skipped (make bench-scifact)"; fi
+	@if [ -d $(SHARED_DATA)/scifact ]; then $(MAKE) --no-print-directory bench-peer; \
+	else echo "SciFact not found at $(SHARED_DATA)/scifact: the LangChain peer is skipped (set SHARED_DATA)"; fi
 
 # Fusion of the dense and BM25 halves, tuned on SciFact's train claims only, then scored on the
 # SciFact test split and PubMedQA (held out). Candidate lists are cached under reports/fusion-cache.
@@ -120,6 +122,11 @@ FUSION_SCIFACT := .meddraft-bench-scifact-onnx-fp32
 bench-fusion: setup
 	$(BIN)/python -m eval.benchmarks.fusion --store $(FUSION_SCIFACT) \
 		$(if $(wildcard .meddraft-bench-pubmedqa),--pubmedqa-store .meddraft-bench-pubmedqa)
+
+# meddraft against a naive LangChain pipeline on SciFact, one after the other (about 20-25 min on
+# 2 cores); the peer's packages are in the dev extra.
+bench-peer: dev
+	$(BIN)/python -m eval.benchmarks.peer --data $(SHARED_DATA)/scifact
 
 # SciFact nDCG@10 for each embedding backend (about 10-15 min each on 2 cores), read by `make bench`.
 bench-scifact: setup
