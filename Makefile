@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: setup dev demo test eval examples lint bench bench-peer bench-scifact bench-fusion clean
+.PHONY: setup dev demo test eval examples lint bench bench-peer bench-scifact bench-fusion bench-table clean
 
 # The venv is rebuilt when the dependencies change. constraints.txt pins torch to the CPU
 # wheel the machine's pip configuration offers (never the multi-gigabyte CUDA build).
@@ -111,10 +111,12 @@ bench: setup
 		$(foreach s,$(wildcard $(EVAL_STORE)-realworld $(EVAL_STORE)-styles),--store $(s))
 	$(BIN)/python -m eval.benchmarks.cold --store $(EVAL_STORE) $(foreach d,$(wildcard reports/scifact-*),--scifact $(d))
 	$(BIN)/python -m eval.benchmarks.serve --store $(EVAL_STORE)
-	@if [ -d $(FUSION_SCIFACT) ]; then $(MAKE) --no-print-directory bench-fusion; \
-	else echo "no SciFact store at $(FUSION_SCIFACT): fusion tuning skipped (make bench-scifact)"; fi
+	@if [ -d $(FUSION_SCIFACT) ]; then $(MAKE) --no-print-directory bench-fusion && \
+		$(BIN)/python -m eval.benchmarks.scale --source $(FUSION_SCIFACT); \
+	else echo "no SciFact store at $(FUSION_SCIFACT): fusion tuning and the 100k scale run skipped (make bench-scifact)"; fi
 	@if [ -d $(SHARED_DATA)/scifact ]; then $(MAKE) --no-print-directory bench-peer; \
 	else echo "SciFact not found at $(SHARED_DATA)/scifact: the LangChain peer is skipped (set SHARED_DATA)"; fi
+	$(BIN)/python -m eval.benchmarks.figures
 
 # Fusion of the dense and BM25 halves, tuned on SciFact's train claims only, then scored on the
 # SciFact test split and PubMedQA (held out). Candidate lists are cached under reports/fusion-cache.
@@ -127,6 +129,10 @@ bench-fusion: setup
 # 2 cores); the peer's packages are in the dev extra.
 bench-peer: dev
 	$(BIN)/python -m eval.benchmarks.peer --data $(SHARED_DATA)/scifact
+
+# Every recorded figure (reports/bench/*.json) in one table, each with its goal.
+bench-table:
+	$(BIN)/python -m eval.benchmarks.figures
 
 # SciFact nDCG@10 for each embedding backend (about 10-15 min each on 2 cores), read by `make bench`.
 bench-scifact: setup

@@ -46,8 +46,9 @@ __all__ = [
     "StoreStatus",
     "store_status",
 ]
-# chunks queued (across files) before the model embeds them: sorted by length within this window
-EMBED_BATCH = 256
+# chunks queued (across files) before the model embeds them, sorted by length within this window;
+# (a window of 256 was tried: it left the kill -9 tests no moment with one document half written)
+EMBED_BATCH = 64
 
 
 @dataclass

@@ -35,8 +35,8 @@ class FusionSettings(BaseModel):
         description="rrf: weighted reciprocal rank; minmax or dbsf: weighted sum of scores "
         "normalised by min-max or by mean +- 3 standard deviations.",
     )
-    w_dense: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense (embedding) half.")
-    w_bm25: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the BM25 (lexical) half.")
+    w_dense: float = Field(0.4, ge=0.0, le=1.0, description="Weight of the dense (embedding) half.")
+    w_bm25: float = Field(0.6, ge=0.0, le=1.0, description="Weight of the BM25 (lexical) half.")
     k: int = Field(60, ge=1, le=1000, description="RRF's rank offset (rrf only): larger flattens ranks.")
     depth: int = Field(
         100, ge=1, description="Candidates of each half that take part (at most what is fetched)."

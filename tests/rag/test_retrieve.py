@@ -114,9 +114,13 @@ def test_fused_ranking_carries_both_ranks(retriever):
     )
     for h in hits:
         assert h.score == pytest.approx(expected[h.chunk_id])
-    rrf = Retriever(retriever.store, retriever.embedder, fusion=FusionSettings(method="rrf", k=RRF_K))
+    weights = FusionSettings(method="rrf", k=RRF_K, w_dense=0.3, w_bm25=0.7)
+    rrf = Retriever(retriever.store, retriever.embedder, fusion=weights)
     for h in rrf.search("widget score of 18", case_id="case-a", k=5):
-        assert h.score == pytest.approx(sum(0.5 / (RRF_K + r) for r in (h.dense_rank, h.bm25_rank) if r))
+        expected = (0.3 / (RRF_K + h.dense_rank) if h.dense_rank else 0) + (
+            0.7 / (RRF_K + h.bm25_rank) if h.bm25_rank else 0
+        )
+        assert h.score == pytest.approx(expected)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert top.title == "Clinic note" and top.section == "Assessment" and top.year == 2025
 
