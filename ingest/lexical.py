@@ -208,6 +208,21 @@ class LexicalIndex:
             found = searcher.search(Query.boolean_query(parts), n, count=False)
             return [(searcher.doc(a)["chunk_id"][0], float(s)) for s, a in found.hits if s > 0]
 
+    def within(self, ids: Sequence[str], where: dict[str, Any]) -> set[str]:
+        """Which of `ids` the index holds inside the scope `where` (a chunk it lacks is not)."""
+        from tantivy import Occur, Query
+
+        if not ids:
+            return set()
+        with self._lock:
+            index = self.index
+            index.reload()
+            wanted = Query.term_set_query(index.schema, "chunk_id", list(ids))
+            query = Query.boolean_query([(Occur.Must, wanted), (Occur.Must, self._scope(where))])
+            searcher = index.searcher()
+            found = searcher.search(query, len(ids), count=False)
+            return {searcher.doc(a)["chunk_id"][0] for _, a in found.hits}
+
     def _scope(self, where: dict[str, Any]):
         """A `where` clause of the shapes `rag.retrieval.scope.where` builds, as a tantivy filter."""
         from tantivy import Occur, Query

@@ -368,6 +368,16 @@ class Store:
             )
         ]
 
+    def nearest(self, embedding: Sequence[float], k: int) -> list[tuple[str, float]]:
+        """Ids and cosine distances of the `k` nearest chunks of the whole collection: no text and
+        no metadata of any chunk (Chroma's filtered query is slow when the filter keeps most of a
+        large collection; the caller scopes these ids before it reads a chunk)."""
+        col = self.collection
+        got = _read(
+            lambda: col.query(query_embeddings=[list(embedding)], n_results=max(1, k), include=["distances"])
+        )
+        return list(zip(got["ids"][0], got["distances"][0], strict=True))
+
     def count(self) -> int:
         col = self._existing()
         return col.count() if col is not None else 0

@@ -11,8 +11,12 @@ import pytest
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.pop("MEDDRAFT_CONFIG", None)
+# where the real data is: the one MEDDRAFT_ variable read before the others are cleared
+_SHARED = os.environ.get("MEDDRAFT_SHARED_DATA")
 for _key in [k for k in os.environ if k.startswith("MEDDRAFT_")]:
     os.environ.pop(_key)  # tests start from the defaults, whatever the developer's shell has
+if _SHARED:
+    os.environ["MEDDRAFT_SHARED_DATA"] = _SHARED  # not a setting: eval.beir reads it, as tests do
 # nor the developer's own ~/.config/meddraft/meddraft.toml: an empty config home for the session
 # (subprocesses inherit it); a test that wants a user file writes one under its own tmp_path
 TEST_CONFIG_HOME = os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="meddraft-tests-config-")
@@ -23,7 +27,7 @@ DEMO_Q = (
     "Is omalizumab 600 mg SC every 2 weeks medically indicated for this patient with idiopathic "
     "MCAS who failed H1/H2 blockers and corticosteroids?"
 )
-SHARED_DATA = Path(os.environ.get("MEDDRAFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(_SHARED or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -33,9 +33,9 @@ from eval.benchmarks.figures import Figure, record
 from ingest.config import StoreSettings
 from ingest.manifest import COMPLETE, Entry
 from ingest.store import Store
-from rag import build_retriever, load_settings
+from rag import MeddraftError, build_retriever, load_settings
 
-RECIPE = 1
+RECIPE = 2
 TARGET = 100_000
 CASES = [f"case-{n}" for n in range(5)]
 CACHE = Path.home() / ".cache/meddraft/bench/scale-100k"
@@ -62,8 +62,9 @@ def build(folder: Path, source: Path) -> float:
         batch, metas, embeds = [], [], []
         for c in chunks[: TARGET - made]:
             meta = dict(c.metadata, doc_id=f"{c.metadata['doc_id']}-r{repeat}")
-            if sum(map(ord, meta["doc_id"])) % 40 == 0:  # deterministic: the same docs each build
-                meta.update(kind="clinical_note", case_id=CASES[sum(map(ord, meta["doc_id"])) % 5])
+            code = sum(map(ord, meta["doc_id"]))  # deterministic: the same docs each build
+            if code % 40 == 0:  # one document in 40, spread over the five cases
+                meta.update(kind="clinical_note", case_id=CASES[(code // 40) % 5])
             chunk_id = f"{c.id}-r{repeat}"
             batch.append(SimpleNamespace(id=chunk_id, text=c.text))
             metas.append(meta)
@@ -194,7 +195,11 @@ def old_rebuild(folder: Path) -> float:
     """What the per-process bm25s path paid first: fetching the whole scoped chunk set."""
     store = Store(StoreSettings(path=folder))
     t = time.perf_counter()
-    got = store.get(where={"case_id": {"$in": ["", CASES[1]]}})
+    try:
+        got = store.get(where={"case_id": {"$in": ["", CASES[1]]}})
+    except MeddraftError as exc:  # Chroma: "too many SQL variables" past about 32k ids
+        print(f"old path: the scoped fetch fails at this size ({exc})")
+        return float("nan")
     seconds = time.perf_counter() - t
     try:
         import bm25s
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     old = old_rebuild(args.store)
     print(f"old per-process BM25 rebuild (scoped fetch + bm25s index): {old:.1f} s")
     figures.append(Figure("old per-process bm25s rebuild, 100k", round(old, 1), "s",
-                          note="for comparison; the fetch alone if bm25s is not installed"))  # fmt: skip
+                          note="for comparison (nan: the scoped fetch itself fails at 100k)"))  # fmt: skip
     record("scale", figures)
     if not args.no_server:
         s, copy = server_warm(args.store, texts)
