@@ -161,9 +161,9 @@ def evaluate(
     report = indexer.ingest([materialise(data, folder)], progress=progress)
     ingest_seconds = time.perf_counter() - started
 
-    from rag import Retriever  # the retriever's modules load here, not when `meddraft` registers this command
+    from rag import build_retriever  # the retriever loads here, not when `meddraft` registers this command
 
-    retriever = Retriever(indexer.store, indexer.embedder, fusion=settings.retrieval.fusion)
+    retriever = build_retriever(settings, indexer.store, indexer.embedder)
     runs: dict[str, dict[str, list[str]]] = {mode: {} for mode in MODES}
     searched = time.perf_counter()
     for done, query_id in enumerate(judged, 1):

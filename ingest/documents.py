@@ -161,6 +161,11 @@ class Document:
         return (hit[0], hit[-1]) if hit else None
 
 
+def context_head(title: str | None, section: str | None) -> str:
+    """The context put before a chunk's text where it is embedded and indexed: title > section."""
+    return " > ".join(p for p in (title, section) if p)
+
+
 class Chunk(BaseModel):
     """A piece of a document small enough for the embedding model, with its provenance."""
 
@@ -191,7 +196,7 @@ class Chunk(BaseModel):
 
     def embed_text(self) -> str:
         """What is embedded: the title and section give a short chunk its context."""
-        head = " > ".join(p for p in (self.title, self.section) if p)
+        head = context_head(self.title, self.section)
         return f"{head}\n{self.text}" if head else self.text
 
     @property

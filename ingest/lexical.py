@@ -32,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.documents import context_head
+
 log = logging.getLogger(__name__)
 
 VERSION = "tantivy-1"  # the index layout and analyser; another version is rebuilt from the store
@@ -56,7 +58,7 @@ class Source(Protocol):
 
 def head_of(meta: dict[str, Any]) -> str:
     """The context the dense side embeds before a chunk (`Chunk.embed_text`): title > section."""
-    return " > ".join(p for p in (meta.get("title"), meta.get("section")) if p)
+    return context_head(meta.get("title"), meta.get("section"))
 
 
 def query_terms(text: str) -> list[str]:

@@ -39,10 +39,9 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    from rag.components import build_embedder, build_store
-    from rag.retrieval.hybrid import Retriever
+    from rag.components import build_retriever
 
-    retriever = Retriever(build_store(settings), build_embedder(settings), fusion=settings.retrieval.fusion)
+    retriever = build_retriever(settings)
     hits = retriever.search(args.query, case_id=args.case_id, kinds=args.kinds, k=args.k)
     if args.format == "json":
         out.print_json(json.dumps([h.model_dump(mode="json") for h in hits]))

@@ -1,9 +1,9 @@
 """Hybrid retrieval: dense (Chroma) and BM25 (the store's lexical index) over one scope, fused.
 
-Case scoping and the kind filter are one Chroma `where` clause (`rag.retrieval.scope.where`) used
-by both halves: the dense query runs with it, and the lexical index (`ingest.lexical`, kept beside
-the store and written with it) applies the same clause as its filter. Nothing of another case is
-fetched, so nothing has to be filtered out afterwards. How the two lists become one ranking is
+Case scoping and the kind filter are one `where` clause (`rag.retrieval.scope.where`) used by
+both halves: the lexical index (`ingest.lexical`, kept beside the store and written with it)
+applies it as its filter, and scopes the dense half's nearest ids the same way before any chunk
+is read (see `_dense`). Nothing of another case is read. How the two lists become one ranking is
 `rag.retrieval.fusion`'s.
 """
 

@@ -91,9 +91,9 @@ class Desk:
     @property
     def retriever(self):
         if self._retriever is None:
-            from rag.retrieval.hybrid import Retriever
+            from rag.components import build_retriever
 
-            self._retriever = Retriever(self.store, self.embedder, fusion=self.settings.retrieval.fusion)
+            self._retriever = build_retriever(self.settings, self.store, self.embedder)
         return self._retriever
 
     def warm(self) -> None:
