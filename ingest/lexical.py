@@ -181,6 +181,14 @@ class LexicalIndex:
             self.index.reload()
             return int(self.index.searcher().num_docs)
 
+    def count_within(self, where: dict[str, Any]) -> int:
+        """How many chunks the index holds inside the scope `where` (all of them when it is empty)."""
+        if not where:
+            return self.count()
+        with self._lock:
+            self.index.reload()
+            return int(self.index.searcher().search(self._scope(where), 1, count=True).count)
+
     def chunk_ids(self) -> set[str]:
         with self._lock:
             self.index.reload()

@@ -1,4 +1,4 @@
-"""The vector store: the only module that imports chromadb.
+"""The vector store: with `ingest.chroma` (which opens the client), the only module that imports chromadb.
 
 One collection holds every chunk. Its metadata records the embedding model (and its dimension)
 and the chunking settings, so vectors of two models never mix: opening a store with another
@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.chroma import make_client
 from ingest.config import StoreSettings
 from ingest.documents import NO_CASE, Chunk
 from ingest.errors import StoreError, StoreMismatchError, StoreUnavailableError
 from ingest.lexical import LexicalIndex
 from ingest.manifest import Manifest
-from ingest.storage import Remote, local_folder, snapshot, unreachable, writable
+from ingest.storage import local_folder, snapshot, writable
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 log = logging.getLogger(__name__)
@@ -85,28 +86,6 @@ def _read(call):
     raise AssertionError("unreachable")
 
 
-def _make_client(settings: StoreSettings, folder: Path):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    try:
-        if settings.host:
-            client = chromadb.HttpClient(
-                host=settings.host, port=settings.port, ssl=settings.ssl, settings=chroma_settings
-            )
-            return Remote(client, f"{settings.host}:{settings.port}")
-        return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
-    except Exception as exc:
-        where = f"{settings.host}:{settings.port}" if settings.host else str(settings.path)
-        if settings.host and unreachable(exc):
-            raise StoreUnavailableError(
-                f"cannot reach the Chroma server at {where} ({exc}): start it (`chroma run --path DIR "
-                f"--host {settings.host} --port {settings.port}`) or check store.host and store.port"
-            ) from exc
-        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
-
-
 class Store:
     """Chunks of all documents, with the index identity kept in the collection metadata."""
 
@@ -122,7 +101,7 @@ class Store:
                 self.read_only, self._copy = True, snapshot(folder)
                 folder = Path(self._copy.name) / "store"
                 log.info("store %s is read-only: reading a private copy", settings.path)
-        self.client = client or _make_client(settings, folder)
+        self.client = client or make_client(settings, folder)
         self._collection = None
         self.manifest = Manifest(folder, settings.collection)
         # BM25 beside the vectors, written by every write below (ingest/lexical.py)
@@ -368,15 +347,29 @@ class Store:
             )
         ]
 
-    def nearest(self, embedding: Sequence[float], k: int) -> list[tuple[str, float]]:
-        """Ids and cosine distances of the `k` nearest chunks of the whole collection: no text and
-        no metadata of any chunk (Chroma's filtered query is slow when the filter keeps most of a
-        large collection; the caller scopes these ids before it reads a chunk)."""
+    def nearest(
+        self, embeddings: Sequence[Sequence[float]], k: int, where: dict | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """For each embedding, ids and cosine distances of its `k` nearest chunks (in `where`, or
+        of the whole collection): no text and no metadata of any chunk, and one call for all the
+        embeddings (one round trip to a server). Chroma's filtered query is slow when the filter
+        keeps most of a large collection, so callers scope the unfiltered ids themselves there and
+        read only the chunks they keep."""
+        if not embeddings:
+            return []  # Chroma refuses an empty query
         col = self.collection
         got = _read(
-            lambda: col.query(query_embeddings=[list(embedding)], n_results=max(1, k), include=["distances"])
+            lambda: col.query(
+                query_embeddings=[list(e) for e in embeddings],
+                n_results=max(1, k),
+                where=where,
+                include=["distances"],
+            )
         )
-        return list(zip(got["ids"][0], got["distances"][0], strict=True))
+        return [
+            list(zip(ids, distances, strict=True))
+            for ids, distances in zip(got["ids"], got["distances"], strict=True)
+        ]
 
     def count(self) -> int:
         col = self._existing()

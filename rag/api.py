@@ -76,7 +76,9 @@ def _open(settings: Settings, store: Store | None, embedder) -> tuple[Store, obj
         return build_store(settings), opened
 
     from rag.analysis import assertions, notesections
+    from rag.components import preload_shared_imports
 
+    preload_shared_imports()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meddraft-open") as pool:
         opening = pool.submit(open_both)
         assertions.load()

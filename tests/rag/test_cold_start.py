@@ -67,8 +67,51 @@ def test_a_cold_assess_runs_the_clinical_analysis_without_torch(tmp_path, mini_c
         "assert not thinc.compat.has_torch  # spaCy was loaded with torch hidden\n"
         "import importlib.util\n"
         "assert importlib.util.find_spec('torch')  # and torch can be imported again afterwards\n"
+        "import sys, spacy\n"
+        "assert 'spacy.cli' not in sys.modules  # its command line was not imported for `spacy.info`\n"
+        "assert 'Python version' in spacy.info(markdown=True, silent=True)  # which still works\n"
+        "import spacy.cli\n"
+        "assert callable(spacy.cli.download)  # and the real command line loads when asked\n"
     )
     assert Path(draft).read_text(encoding="utf-8").strip()
     assert {"medspacy", "onnxruntime"} <= set(loaded)  # the analysis and the embedder ran
     assert not {"torch", "sentence_transformers", "transformers"} & set(loaded)
     assert not {"nltk", "sklearn"} & set(loaded)  # medspaCy's QuickUMLS import was skipped
+
+
+def test_the_console_script_ends_a_read_command_without_losing_output(tmp_path, mini_corpus):
+    """`meddraft search` and `assess` end with os._exit after flushing (no interpreter teardown):
+    everything they print and write is there, and the exit status is theirs."""
+    from rag.cli import main
+
+    store = str(tmp_path / "store")
+    assert main(["ingest", str(mini_corpus), "--store", store, "--quiet"]) == 0
+    script = Path(sys.executable).with_name("meddraft")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "rag.cli"]
+    searched = subprocess.run(
+        [*command, "search", "widget score", "--store", store, "--format", "json", "--k", "40"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert searched.returncode == 0, searched.stderr
+    hits = json.loads(searched.stdout)  # the whole JSON document, not a cut one
+    from ingest.store import Store
+    from rag.settings import load_settings
+
+    literature = Store(load_settings(overrides={"store.path": store}).store).get(where={"case_id": ""})
+    assert len(hits) == len(literature) and all(h["text"] for h in hits)
+    refused = subprocess.run(
+        [*command, "search", "widget", "--store", store, "--case", "case-z"], capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "case-z" in refused.stderr
+    draft = tmp_path / "draft.md"
+    question = "Is widgetumab 300 mg SC every 4 weeks medically indicated for chronic widget disease?"
+    drafted = subprocess.run(
+        [*command, "assess", question, "--case", "case-a", "--store", store, "--out", str(draft)],
+        capture_output=True,
+        text=True,
+    )
+    assert drafted.returncode in (0, 3), drafted.stderr
+    last = draft.read_text(encoding="utf-8").rstrip().splitlines()[-1]
+    assert "written to" in drafted.stderr and "settings hash:" in last  # the provenance footer, last

@@ -67,9 +67,9 @@ class RecordingStore(Store):
         self.handed_out += [c.metadata for c in got]
         return got
 
-    def nearest(self, embedding, k):
-        self.calls.append(("nearest", None))
-        return super().nearest(embedding, k)
+    def nearest(self, embeddings, k, where=None):
+        self.calls.append(("nearest", where))
+        return super().nearest(embeddings, k, where)
 
     def query(self, embedding, k, where=None):
         got = super().query(embedding, k, where)
@@ -274,3 +274,27 @@ def test_scope_recheck_matches_the_store_filter():
     assert not matches({"case_id": "", "kind": "study"}, where)
     assert matches({"case_id": ""}, scope_filter(None)) and not matches({"case_id": "x"}, scope_filter(None))
     assert not understood({"$or": [{"case_id": ""}]})
+
+
+def test_dense_halves_of_several_queries_are_one_store_call(retriever):
+    """search_many asks the store once for every query's nearest ids; a scope holding a small share
+    of the store (one case's notes) is filtered inside that call, a wide one is scoped afterwards
+    through the lexical index; either way only ids and distances come back before scoping."""
+    queries = ["widget score of 18", "widgetumab dose every 2 weeks", "acute widget flare"]
+    narrow = scope_filter("case-a", ["clinical_note"])
+    store = retriever.store
+    everything = store.count()
+    in_scope = len(Store(store.settings).get(where=narrow))
+    assert store.lexical.count_within(narrow) == in_scope < everything
+    assert store.lexical.count_within(scope_filter(None)) == len(
+        Store(store.settings).get(where={"case_id": ""})
+    )
+    store.calls.clear()
+    hits = retriever.search_many(queries, case_id="case-a", kinds=["clinical_note"], candidates=in_scope + 5)
+    assert hits and {h.doc_id for h in hits} == {NOTE_A}
+    assert [w for kind, w in store.calls if kind == "nearest"] == [narrow]
+    store.calls.clear()
+    literature = store.lexical.count_within(scope_filter(None))
+    assert literature / everything > 0.5  # then no depth makes it a narrow scope
+    retriever.search_many(queries, k_per_query=2, candidates=everything)  # over the whole store
+    assert [w for kind, w in store.calls if kind == "nearest"] == [None]
