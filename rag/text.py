@@ -18,6 +18,28 @@ def shorten(text: str, size: int) -> str:
     return cut.rstrip(" ,;:-([{") + ELLIPSIS
 
 
+_BOUNDARY = re.compile(r"(?:[.;:!?]|\s\|)\s+")  # where a quoted window may start: after a clause
+
+
+def around(text: str, start: int, end: int, size: int) -> str:
+    """At most `size` characters of `text` that hold `text[start:end]` (a term in a long table row
+    or run-on line), from the start of its clause when that fits, cut at word boundaries and
+    marked with an ellipsis where cut. Short text comes back whole, as `shorten` gives it."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    if len(flat) <= size:
+        return flat
+    prefix = re.sub(r"\s+", " ", text[:start]).lstrip()
+    start, end = len(prefix), len(prefix) + len(re.sub(r"\s+", " ", text[start:end]))
+    if end <= size - 1:
+        return shorten(flat, size)
+    begin = max(0, start - size // 3)
+    clause = [m.end() for m in _BOUNDARY.finditer(flat, begin, start)]
+    begin = clause[-1] if clause else flat.find(" ", begin) + 1 if begin else 0
+    begin = min(begin, start)
+    window = shorten(flat[begin:], size - 1)
+    return (ELLIPSIS if begin else "") + window
+
+
 _EMPHASIS = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
 
 

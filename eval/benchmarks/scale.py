@@ -119,17 +119,36 @@ def warm(folder: Path, texts: list[str], settings_over: dict | None = None) -> d
     }
 
 
-def cold(folder: Path, query: str) -> float:
-    cmd = [sys.executable, "-m", "rag.cli", "search", query, "--store", str(folder), "--case", CASES[1]]
+def _env(settings: StoreSettings) -> dict[str, str]:
+    """The environment that points a `meddraft` process at `settings`' server (none: local)."""
+    if not settings.host:
+        return dict(os.environ)
+    return {**os.environ, "MEDDRAFT_STORE__HOST": settings.host, "MEDDRAFT_STORE__PORT": str(settings.port)}
+
+
+def cold(settings: StoreSettings, query: str) -> float:
+    """Median seconds of a fresh `meddraft search` process (case-scoped), after one unmeasured run."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "rag.cli",
+        "search",
+        query,
+        "--store",
+        str(settings.path),
+        "--case",
+        CASES[1],
+    ]
     runs = []
-    for _ in range(3):
+    for _ in range(4):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
+        subprocess.run(cmd, check=True, capture_output=True, env=_env(settings))
         runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
+    return statistics.median(runs[1:])
 
 
-def ingest_one(folder: Path) -> float:
+def ingest_one(settings: StoreSettings) -> float:
+    """Seconds of a fresh `meddraft ingest` of one new note; the note is removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         note = Path(tmp) / "note.md"
         stamp = time.time_ns()
@@ -138,17 +157,18 @@ def ingest_one(folder: Path) -> float:
             f"case_id: {CASES[2]}\n---\n## Assessment\nFollow-up visit {stamp}; symptoms stable.\n"
         )
         t = time.perf_counter()
-        cmd = [sys.executable, "-m", "rag.cli", "ingest", str(note), "--store", str(folder), "--quiet"]
-        subprocess.run(cmd, check=True, capture_output=True)
+        cmd = [sys.executable, "-m", "rag.cli", "ingest", str(note), "--store", str(settings.path), "--quiet"]
+        subprocess.run(cmd, check=True, capture_output=True, env=_env(settings))
         seconds = time.perf_counter() - t
-    store = Store(StoreSettings(path=folder))
+    store = Store(settings)
     store.delete_document(f"scale-note-{stamp}")  # the cached store stays at its recipe
     store.manifest.forget(f"scale-note-{stamp}")
     return seconds
 
 
-def server_warm(folder: Path, texts: list[str]) -> tuple[dict[str, float], float]:
-    """The same warm search with the collection on a `chroma run` server (copied from `folder`)."""
+def server(folder: Path, texts: list[str]) -> dict[str, float]:
+    """Warm search, cold search and one-note ingest with the collection on a `chroma run` server
+    (copied from `folder`); the server is started here, on 127.0.0.1, and stopped."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -167,7 +187,8 @@ def server_warm(folder: Path, texts: list[str]) -> tuple[dict[str, float], float
             except httpx.TransportError:
                 time.sleep(0.2)
         local = Store(StoreSettings(path=folder))
-        remote = Store(StoreSettings(path=data / "folder", host="127.0.0.1", port=port))
+        at = StoreSettings(path=data / "folder", host="127.0.0.1", port=port)
+        remote = Store(at)
         ident = local.identity()
         chunking = {k.removeprefix("chunking_"): v for k, v in ident.items() if k.startswith("chunking_")}
         remote.open_for(ident["embedding_model"], ident["embedding_dimension"], chunking)
@@ -183,8 +204,13 @@ def server_warm(folder: Path, texts: list[str]) -> tuple[dict[str, float], float
             remote.upsert(items, list(got["embeddings"]), got["metadatas"])
             offset += len(got["ids"])
         copy = time.perf_counter() - t
-        over = {"store.host": "127.0.0.1", "store.port": port, "store.path": str(data / "folder")}
-        return warm(folder, texts, over), copy
+        over = {"store.host": "127.0.0.1", "store.port": port, "store.path": str(at.path)}
+        return {
+            **warm(folder, texts, over),
+            "copy": copy,
+            "cold": cold(at, texts[1]),
+            "ingest": ingest_one(at),
+        }
     finally:
         proc.kill()
         proc.wait()
@@ -232,12 +258,13 @@ def main(argv: list[str] | None = None) -> int:
                note=f"query embedding p95 {w['embed_p95']:.1f} ms; load {load():.1f}"),
     ]  # fmt: skip
     record("scale", figures)
-    c = cold(args.store, texts[1])
+    local = StoreSettings(path=args.store)
+    c = cold(local, texts[1])
     print(f"cold `meddraft search`: {c:.2f} s; load {load():.1f}")
     figures.append(Figure("cold meddraft search, 100k", round(c, 2), "s", goal="<= 1.5 s", met=c <= 1.5,
                           note=f"median of 3 fresh processes; load {load():.1f}"))  # fmt: skip
     record("scale", figures)
-    i = ingest_one(args.store)
+    i = ingest_one(local)
     print(f"`meddraft ingest` of one note: {i:.2f} s; load {load():.1f}")
     figures.append(Figure("ingest one note into 100k", round(i, 2), "s", goal="<= 2 s", met=i <= 2,
                           note=f"a fresh process, manifest check included; load {load():.1f}"))  # fmt: skip
@@ -248,11 +275,18 @@ def main(argv: list[str] | None = None) -> int:
                           note="for comparison (nan: the scoped fetch itself fails at 100k)"))  # fmt: skip
     record("scale", figures)
     if not args.no_server:
-        s, copy = server_warm(args.store, texts)
-        print(f"server: copied in {copy:.0f} s; warm hybrid p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} ms")
-        note = f"p50 {s['p50']:.1f} ms; copy {copy:.0f} s; load {load():.1f}"
-        figures.append(Figure("warm hybrid search p95, 100k on chroma run", round(s["p95"], 1), "ms",
-                              goal="<= 30 ms", met=s["p95"] <= 30, note=note))  # fmt: skip
+        s = server(args.store, texts)
+        print(f"server: copied in {s['copy']:.0f} s; warm hybrid p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} "
+              f"ms; cold search {s['cold']:.2f} s; one-note ingest {s['ingest']:.2f} s")  # fmt: skip
+        note = f"p50 {s['p50']:.1f} ms; copy {s['copy']:.0f} s; load {load():.1f}"
+        figures += [
+            Figure("warm hybrid search p95, 100k on chroma run", round(s["p95"], 1), "ms",
+                   goal="<= 30 ms", met=s["p95"] <= 30, note=note),
+            Figure("cold meddraft search, 100k on chroma run", round(s["cold"], 2), "s", goal="<= 1.5 s",
+                   met=s["cold"] <= 1.5, note="the server holds the vector index in memory"),
+            Figure("ingest one note into 100k on chroma run", round(s["ingest"], 2), "s", goal="<= 2 s",
+                   met=s["ingest"] <= 2, note=f"a fresh process; load {load():.1f}"),
+        ]  # fmt: skip
         record("scale", figures)
     return 0
 

@@ -146,7 +146,7 @@ def _item(kind: Kind, name: str, m, facts: CaseFacts, *, outcome=None, value=Non
         status=m.assertion,
         outcome=outcome,
         date=_date(facts, m.sentence),
-        quote=shorten(m.sentence.clean, 200),
+        quote=m.excerpt(200),
         doc_id=m.sentence.doc_id,
         chunk_id=m.sentence.chunk_id,
     )

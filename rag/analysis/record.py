@@ -16,6 +16,7 @@ from rag.analysis.dates import date_ranges, find_dates, first_date
 from rag.analysis.notesections import category_at, note_sections, scoped
 from rag.retrieval.passages import Sentence, SourceDoc
 from rag.safety import FLAG_KIND, flag_message, looks_like_instruction
+from rag.text import around, shorten
 from rag.types import Assertion, Evidence, Flag, RequestInfo
 
 _ISO = re.compile(r"\b((?:19|20)\d{2})-(\d{2})-(\d{2})\b")
@@ -106,6 +107,9 @@ def term_pattern(term: str) -> re.Pattern:
     return re.compile(rf"(?<![\w]){body}(?:e?s)?(?![\w])", re.I)
 
 
+_BANNER = re.compile(r"\|[^|]*\||\b(?:DOB|MRN|DOS|D\.O\.B\.)\b")
+
+
 @dataclass
 class Mention:
     sentence: Sentence
@@ -114,6 +118,19 @@ class Mention:
     categories: list[str]
     start: int
     end: int
+
+    @property
+    def in_header(self) -> bool:
+        """Whether the mention sits in a note's banner (name | DOB | MRN, the letterhead) rather
+        than in what the clinician wrote: a poorer quote of the same fact."""
+        return bool(_BANNER.search(self.sentence.clean))
+
+    def excerpt(self, size: int = 160) -> str:
+        """The sentence as a draft quotes it: whole when short, else the part around the mention
+        (a result deep in a lab table row, a diagnosis after a demographic header)."""
+        clean = self.sentence.clean
+        found = term_pattern(self.term).search(clean)
+        return around(clean, found.start(), found.end(), size) if found else shorten(clean, size)
 
     def evidence(self) -> Evidence:
         s = self.sentence

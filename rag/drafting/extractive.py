@@ -109,6 +109,7 @@ class ExtractiveGenerator:
                     score >= 4
                     and 40 <= len(sentence) <= 400
                     and not sentence.lower().startswith(("objective", "methods"))
+                    and not sentence.rstrip().endswith("?")  # a summary's question is no finding
                 ):
                     # the drug in another indication is context, shown apart and said so
                     (scored if on_indication(hit, sentence, terms) else other).append(

@@ -25,6 +25,7 @@ _DIAGNOSIS = re.compile(
 _GENERIC = re.compile(
     r"^(?:the member meets |the patient meets )?(?:one|all|any|either|at least \w+) of the following", re.I
 )
+_QUOTE_END = re.compile(r'([.!?]")\.')  # '"... a DMARD.".' once the document id between is gone
 _DOC_ID = re.compile(r"\s*\((?=[\w-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)+\)")  # '(cd-201-pa-request)'
 _VERDICT_WORDS = {
     "indicated": "is medically indicated",
@@ -290,7 +291,7 @@ def _why(c: Criterion) -> str:
     offered and the rationale of the one that decided it (never the mechanical tally). Document
     ids are left out: the citation names the document."""
     if not c.children or c.rationale.startswith(RULED_OUT):
-        return _DOC_ID.sub("", first_sentence(c.rationale, 300)).replace(" .", ".")
+        return _QUOTE_END.sub(r"\1", _DOC_ID.sub("", first_sentence(c.rationale, 300)).replace(" .", "."))
     deciding = next((k for k in c.children if k.status == c.status), c.children[0])
     options = _and([shorten(plain(k.text).rstrip(":. "), 60) for k in c.children[:4]], sep="; ")
     lead = {"any": "It asks for one of", "all": "It asks for all of"}.get(c.logic, "It asks for")

@@ -188,7 +188,7 @@ def text_sentences(text: str) -> list[str]:
     response: 14 (18%); partial response: 47 (61%)"), so a result reads as one statement.
     """
     out: list[str] = []
-    joinable = False  # the last statement introduces a list ("...:") or already holds items
+    joinable = False  # the last statement introduces a list ("...:") and holds the items joined since
     for start, end in units(text):
         is_item = bool(re.match(r"\s*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s", text[start:end]))
         for s, e in sentence_spans(text, start, end):
@@ -202,7 +202,5 @@ def text_sentences(text: str) -> list[str]:
                 )
                 continue
             out.append(clean)
-            joinable = clean.endswith(":")
-        if is_item and out and not joinable:
-            joinable = out[-1].count(";") > 0 or out[-1].endswith(":")
+            joinable = clean.endswith(":")  # an item of its own (a long one) holds no list
     return [re.sub(r"::", ":", o) for o in out]

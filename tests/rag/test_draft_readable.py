@@ -11,12 +11,13 @@ import pytest
 
 from rag.analysis.comparators import _for_age
 from rag.analysis.lexicon import generic_heads, synonyms
+from rag.analysis.record import Mention
 from rag.analysis.request import parse_request
 from rag.drafting.findings import diagnosis_named
 from rag.drafting.relevance import age_matters, disease_names, on_indication
 from rag.rendering import render
-from rag.retrieval.passages import table_row
-from rag.text import plain, shorten
+from rag.retrieval.passages import Sentence, table_row, text_sentences
+from rag.text import around, plain, shorten
 from rag.types import Hit
 from tests.rag.test_render import make_assessment
 
@@ -194,3 +195,63 @@ def test_disease_names_come_from_the_terms_and_the_lexicon():
     assert "mast cell activation syndrome" in names
     assert "syndrome" not in names  # a generic head (lexicon: generic_disease_heads)
     assert "arthritis" in generic_heads() and "arthritis" not in disease_names(["psoriatic arthritis"])
+
+
+LAB_ROW = (
+    "Data Reviewed Test (03/04/2025 unless noted) Result Reference range CRP 14.0 mg/L (H) < 5.0 mg/L "
+    "ESR 32 mm/h (H) 0-20 mm/h Rheumatoid factor < 10 IU/mL < 14 IU/mL Anti-CCP < 16 U/mL < 20 U/mL "
+    "QuantiFERON-TB Gold Plus (02/26/2025) Negative Negative HLA-B27 Negative Negative"
+)
+
+
+def test_a_quote_from_a_long_line_holds_what_it_quotes():
+    start = LAB_ROW.index("QuantiFERON")
+    quoted = around(LAB_ROW, start, start + len("QuantiFERON"), 160)
+    assert "QuantiFERON-TB Gold Plus (02/26/2025) Negative" in quoted and len(quoted) <= 160
+    assert quoted.startswith("…") and quoted.strip("…") in LAB_ROW  # cut, marked, never mid-word
+    assert set(quoted.strip("…").split()) <= set(LAB_ROW.split())
+    crp = LAB_ROW.index("CRP")
+    assert around(LAB_ROW, crp, crp + 3, 160) == shorten(LAB_ROW, 160)  # near the start: as before
+    assert around("Diagnosis: psoriatic arthritis.", 11, 30, 160) == "Diagnosis: psoriatic arthritis."
+
+
+def test_a_diagnosis_is_quoted_from_what_the_clinician_wrote_not_the_banner():
+    def mention(text):
+        sentence = Sentence(text, 0, len(text), "n", "n-1", "clinical_note", None, "")
+        return Mention(sentence, "psoriatic arthritis", "present", [], 0, 0)
+
+    banner = mention("DOE, JANE | DOB 07/22/1983 | MRN 221904 Rheumatology consult: psoriatic arthritis")
+    written = mention("Diagnosis: psoriatic arthritis, peripheral predominant, moderately active.")
+    assert banner.in_header and not written.in_header
+    assert min([banner, written], key=lambda m: m.in_header) is written
+
+
+def test_list_items_join_only_the_line_that_introduces_them():
+    items = [
+        "IL-17 inhibition may cause new inflammatory bowel disease; use caution in Crohn's disease.",
+        "Mucocutaneous candidiasis is more common than with placebo.",
+        "Do not combine with another biologic.",
+    ]
+    assert text_sentences("".join(f"- {i}\n" for i in items)) == items  # no "disease.; Mucocutaneous"
+    intro = "Of 77 patients:\n- complete response: 14 (18%)\n- partial response: 47 (61%)\n"
+    assert text_sentences(intro) == [
+        "Of 77 patients: complete response: 14 (18%); partial response: 47 (61%)"
+    ]
+
+
+def test_a_finding_that_ends_on_a_quote_has_one_full_stop():
+    from rag.drafting.findings import _why
+    from rag.types import Criterion
+
+    leaf = Criterion(
+        id="1.3.1",
+        text="History of failure to a 3-month trial of one conventional DMARD",
+        logic="leaf",
+        status="not_met",
+        rationale='The record states no trial of DMARD: "She has not had a conventional DMARD." (psa-9).',
+    )
+    branch = Criterion(id="1.3", text="One of the following:", logic="any", status="not_met", children=[leaf])
+    why = _why(branch)
+    assert why.endswith(
+        'Criterion 1.3.1: The record states no trial of DMARD: "She has not had a conventional DMARD."'
+    )

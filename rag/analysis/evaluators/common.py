@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from rag.analysis.policy import Node
 from rag.analysis.record import CaseFacts, Mention
-from rag.text import shorten
 from rag.types import Evidence, Status
 
 
@@ -161,7 +160,7 @@ def cite(mentions: list[Mention], limit: int = 3) -> list[Evidence]:
 
 
 def quote(m: Mention, size: int = 160) -> str:
-    return f'"{shorten(m.sentence.clean, size)}" ({m.sentence.doc_id})'
+    return f'"{m.excerpt(size)}" ({m.sentence.doc_id})'
 
 
 def latest(mentions: list[Mention], facts: CaseFacts) -> list[Mention]:

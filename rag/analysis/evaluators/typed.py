@@ -220,15 +220,13 @@ def _diagnosis(node: PolicyNode, facts: CaseFacts) -> Finding | None:
     affirmed = [m for m in mentions if m.assertion in ("present", "historical")]
     negated = [m for m in mentions if m.assertion == "negated"]
     if affirmed:
-        m = affirmed[0]
-        return Finding(
-            "met", f'Documented: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).', [m.evidence()]
-        )
+        m = min(affirmed, key=lambda a: a.in_header)  # the first outside a note's banner, if any
+        return Finding("met", f'Documented: "{m.excerpt(160)}" ({m.sentence.doc_id}).', [m.evidence()])
     if negated:
         m = negated[0]
         return Finding(
             "not_met",
-            f'{RULED_OUT}: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).',
+            f'{RULED_OUT}: "{m.excerpt(160)}" ({m.sentence.doc_id}).',
             [m.evidence()],
         )
     return None
@@ -255,15 +253,14 @@ def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
         m = current[0]
         return Finding(
             "met",
-            f'{m.term} continues with it: "{shorten(m.sentence.clean, 160)}" ({m.sentence.doc_id}).',
+            f'{m.term} continues with it: "{m.excerpt(160)}" ({m.sentence.doc_id}).',
             [x.evidence() for x in current[:2]],
         )
     if leaf.unless and stopped and any(_INTOLERANT.search(m.sentence.text) for m in stopped):
         m = next(m for m in stopped if _INTOLERANT.search(m.sentence.text))
         return Finding(
             "met",
-            f'The exception applies ({leaf.unless}): "{shorten(m.sentence.clean, 160)}" '
-            f"({m.sentence.doc_id}).",
+            f'The exception applies ({leaf.unless}): "{m.excerpt(160)}" ({m.sentence.doc_id}).',
             [m.evidence()],
         )
     return Finding("insufficient", f"No current use of {', '.join(leaf.required)} with it is documented.")
@@ -328,7 +325,7 @@ def _documented_value(node: PolicyNode, facts: CaseFacts) -> Finding | None:
         if value and mention.assertion in ("present", "historical"):
             return Finding(
                 "met",
-                f'{name} {value.group(0)} is documented: "{shorten(mention.sentence.clean, 160)}" '
+                f'{name} {value.group(0)} is documented: "{mention.excerpt(160)}" '
                 f"({mention.sentence.doc_id}).",
                 [mention.evidence()],
             )
