@@ -123,6 +123,17 @@ class Manifest:
         rows = self._db().execute(sql + " ORDER BY doc_id", args).fetchall()
         return {row[0]: _entry(row) for row in rows}
 
+    def chunk_count(self, state: str) -> int:
+        """How many chunks the documents in `state` hold, counted by SQLite (at 40,000 documents
+        reading every row into an `Entry` to add them up took 0.2-0.3 s of a one-note ingest)."""
+        if not self.exists():
+            return 0
+        sql = (
+            "SELECT COALESCE(SUM(json_array_length(chunk_ids)), 0) FROM documents "
+            "WHERE collection = ? AND state = ?"
+        )
+        return int(self._db().execute(sql, (self.collection, state)).fetchone()[0])
+
     # --- writes -------------------------------------------------------------------------------
 
     def begin(self, entry: Entry) -> None:

@@ -32,7 +32,7 @@ from ingest.embedding import Embedder
 from ingest.errors import DocumentError, DuplicateDocumentError
 from ingest.integrity import StoreStatus, store_status, verify
 from ingest.loaders import PARSER_VERSION, SUPPORTED, SourceFile, discover, file_hash, load
-from ingest.manifest import Entry, write_lock
+from ingest.manifest import COMPLETE, Entry, write_lock
 from ingest.parsing import Parser
 from ingest.report import STATUSES, FileOutcome, IngestReport, Progress
 from ingest.store import Store, chunk_metadata
@@ -196,7 +196,7 @@ class Indexer:
                 f"{entry.n_chunks} expected): removed{', and its file ingested again' * bool(back)}"
             )
             again += back
-        expected = sum(e.n_chunks for e in manifest.entries("complete").values())
+        expected = manifest.chunk_count(COMPLETE)
         if not thorough and manifest.exists() and self.store.count() == expected:
             return again
         check = verify(self.store)

@@ -77,6 +77,11 @@ def _read(call):
         try:
             return call()
         except InternalError as exc:
+            if "too many SQL variables" in str(exc):  # a read too large for SQLite: retrying cannot help
+                raise StoreError(
+                    f"the store cannot answer a read that large ({exc}): Chroma's SQLite takes about "
+                    "32,000 ids or values in one read; ask for fewer at a time"
+                ) from exc
             if pause is None:
                 raise StoreError(
                     f"the store changed while it was read ({type(exc).__name__}: {exc}); an ingest is "

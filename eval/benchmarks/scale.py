@@ -203,6 +203,7 @@ def server(folder: Path, texts: list[str]) -> dict[str, float]:
             items = [SimpleNamespace(id=i, text=d) for i, d in zip(got["ids"], got["documents"], strict=True)]
             remote.upsert(items, list(got["embeddings"]), got["metadatas"])
             offset += len(got["ids"])
+        remote.manifest.adopt(local.manifest.entries().values())  # as `meddraft ingest` would have kept it
         copy = time.perf_counter() - t
         over = {"store.host": "127.0.0.1", "store.port": port, "store.path": str(at.path)}
         return {

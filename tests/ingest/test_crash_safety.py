@@ -195,3 +195,21 @@ def test_a_second_writer_is_refused_and_told_who_holds_the_store(tmp_path, mini_
         holder.wait()
     assert writer_pid(store_dir) is None  # the kernel dropped the lock with the process
     assert main(["ingest", str(mini_corpus / "literature"), "--store", str(store_dir), "--quiet"]) == 0
+
+
+def test_the_manifest_counts_the_chunks_it_expects_in_sqlite(tmp_path: Path):
+    """The count every ingest compares with the store's before it trusts the store."""
+    from ingest.manifest import COMPLETE, PENDING, Entry, Manifest
+
+    manifest = Manifest(tmp_path, "chunks")
+    assert manifest.chunk_count(COMPLETE) == 0  # no manifest file yet
+    manifest.adopt(
+        [
+            Entry("a", COMPLETE, "a.md", None, "h1", ["a-0", "a-1"], "policy"),
+            Entry("b", COMPLETE, "b.md", None, "h2", ["b-0"], "drug_label"),
+            Entry("c", PENDING, "c.md", None, "h3", ["c-0", "c-1", "c-2"], "clinical_note", "case-1"),
+        ]
+    )
+    assert manifest.chunk_count(COMPLETE) == 3 == sum(e.n_chunks for e in manifest.entries(COMPLETE).values())
+    assert manifest.chunk_count(PENDING) == 3
+    assert Manifest(tmp_path, "other").chunk_count(COMPLETE) == 0  # per collection

@@ -62,3 +62,19 @@ def test_searches_while_an_ingest_writes(tmp_path: Path, mini_corpus: Path, embe
     assert any(
         c.metadata.get("doc_id") == "long-review" for c in after.get(where={"kind": "systematic_review"})
     )
+
+
+def test_a_read_too_large_for_sqlite_says_so_and_is_not_retried(tmp_path: Path, mini_corpus: Path, embedder):
+    """Chroma's SQLite refuses a read naming ~32k ids ("too many SQL variables"): that is no ingest
+    writing meanwhile, so the error says what it is at once instead of retrying for 4 s."""
+    from rag.components import build_indexer
+    from rag.settings import load_settings
+
+    settings = load_settings(overrides={"store.path": str(tmp_path / "store")})
+    build_indexer(settings, embedder=embedder).ingest([mini_corpus])
+    store = Store(StoreSettings(path=tmp_path / "store"))
+    began = time.monotonic()
+    with pytest.raises(StoreError, match="cannot answer a read that large") as info:
+        store.get(ids=[f"no-such-chunk-{i}" for i in range(40_000)])
+    assert "probably writing" not in str(info.value)
+    assert time.monotonic() - began < 3  # READ_RETRIES would sleep 3.7 s
