@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ def chunk_metadata(chunk: Chunk, *, source_path: str, content_hash: str, n_chunk
     return {k: v for k, v in meta.items() if v is not None}
 
 
+DOC_PAGE = 5000  # documents read at a time (each is one id in Chroma's SQLite read)
 READ_RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts when a read meets a write
 
 
@@ -285,25 +287,35 @@ class Store:
                 return
             offset += page
 
-    def documents(self) -> dict[str, DocRecord]:
-        """Every ingested document, keyed by id."""
+    def documents(self, where: dict | None = None) -> dict[str, DocRecord]:
+        """Ingested documents keyed by id: all, or those whose chunks match `where`; a page at a
+        time (Chroma's SQLite takes about 32,000 ids a read; a 100k-chunk store has more)."""
         if self._existing() is None:
             return {}
-        got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
-        records = {}
-        for meta in got["metadatas"]:
-            records[meta["doc_id"]] = DocRecord(
-                doc_id=meta["doc_id"],
-                kind=meta["kind"],
-                title=meta.get("title", ""),
-                case_id=meta.get("case_id") or None,
-                source_path=meta.get("source_path", ""),
-                content_hash=meta.get("content_hash", ""),
-                n_chunks=int(meta.get("n_chunks", 0)),
-                source=meta.get("source"),
-                year=meta.get("year"),
+        clause = {"$and": [{"chunk_index": 0}, where]} if where else {"chunk_index": 0}
+        records: dict[str, DocRecord] = {}
+        offset = 0
+        while True:
+            got = _read(
+                partial(
+                    self.collection.get, where=clause, include=["metadatas"], limit=DOC_PAGE, offset=offset
+                )
             )
-        return records
+            for meta in got["metadatas"]:
+                records[meta["doc_id"]] = DocRecord(
+                    doc_id=meta["doc_id"],
+                    kind=meta["kind"],
+                    title=meta.get("title", ""),
+                    case_id=meta.get("case_id") or None,
+                    source_path=meta.get("source_path", ""),
+                    content_hash=meta.get("content_hash", ""),
+                    n_chunks=int(meta.get("n_chunks", 0)),
+                    source=meta.get("source"),
+                    year=meta.get("year"),
+                )
+            if len(got["ids"]) < DOC_PAGE:
+                return records
+            offset += DOC_PAGE
 
     def case_ids(self) -> list[str]:
         """Every case id that at least one ingested document carries, sorted."""

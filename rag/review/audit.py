@@ -64,6 +64,16 @@ def followup_detail(answer: Any, turn: int) -> dict[str, Any]:
     return {"n": turn, "question": answer.question, "cited": cited}
 
 
+def draft_documents(draft: Any) -> dict[str, Any]:
+    """A store filter for the documents `draft_created_detail` hashes: the draft's references and
+    its case's own documents (reading every document of a 100k-chunk store took seconds)."""
+    clauses: list[dict[str, Any]] = [{"case_id": draft.case_id}]
+    refs = sorted({r.doc_id for r in draft.references})
+    if refs:
+        clauses.append({"doc_id": {"$in": refs}})
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
 def draft_created_detail(draft: Any, records: dict[str, _Record]) -> dict[str, Any]:
     """What the `draft_created` row keeps: the question, the verdict, who drafted it with which
     settings, and the content hash of every document the draft could read (its references and its

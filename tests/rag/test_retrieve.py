@@ -298,3 +298,21 @@ def test_dense_halves_of_several_queries_are_one_store_call(retriever):
     assert literature / everything > 0.5  # then no depth makes it a narrow scope
     retriever.search_many(queries, k_per_query=2, candidates=everything)  # over the whole store
     assert [w for kind, w in store.calls if kind == "nearest"] == [None]
+
+
+def test_documents_are_read_a_page_at_a_time_and_can_be_filtered(ingested, monkeypatch):
+    """A 100k-chunk store holds more documents than Chroma's SQLite takes ids in one read, so
+    `documents()` pages; the audit of a draft reads only its case's and its references' documents."""
+    import ingest.store as store_module
+    from rag.review.audit import draft_documents
+
+    store = Store(ingested.store)
+    everything = store.documents()
+    monkeypatch.setattr(store_module, "DOC_PAGE", 2)
+    assert len(everything) > 2 and store.documents() == everything
+    draft = argparse.Namespace(case_id="case-a", references=[argparse.Namespace(doc_id="policy-widgetumab")])
+    read = store.documents(draft_documents(draft))
+    assert set(read) == {d for d, r in everything.items() if r.case_id == "case-a"} | {"policy-widgetumab"}
+    assert set(store.documents(draft_documents(argparse.Namespace(case_id="case-b", references=[])))) == {
+        d for d, r in everything.items() if r.case_id == "case-b"
+    }
