@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from ingest.store import Store
 from rag.analysis import Analysis, analyse
@@ -60,32 +59,6 @@ def draft_sources(store: Store, case_id: str, hits: list[Hit], cited: set[str]) 
     return {h.chunk_id: h for h in scope.admit(sources.values(), case_id)}
 
 
-def _open(settings: Settings, store: Store | None, embedder) -> tuple[Store, object]:
-    """The store and the embedder. When both are to be opened with the ONNX backend, a thread opens
-    them (Chroma's core and the onnxruntime session release the GIL for part of their start-up)
-    while this one builds the spaCy pipelines the analysis needs: a cold `assess` waits for the
-    longer of the two, not their sum."""
-    from rag.components import build_embedder, build_store
-
-    if store is not None or embedder is not None or settings.embedding.backend != "onnx":
-        return store or build_store(settings), embedder or build_embedder(settings)
-
-    def open_both():
-        opened = build_embedder(settings)
-        opened.session  # noqa: B018 - creates the onnxruntime session now, off the main thread
-        return build_store(settings), opened
-
-    from rag.analysis import assertions, notesections
-    from rag.components import preload_shared_imports
-
-    preload_shared_imports()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meddraft-open") as pool:
-        opening = pool.submit(open_both)
-        assertions.load()
-        notesections.load()
-        return opening.result()
-
-
 def assess(
     question: str,
     case_id: str,
@@ -97,12 +70,12 @@ def assess(
     retriever: Retriever | None = None,
 ) -> Assessment:
     """Draft, number and verify an assessment of `question` for `case_id`."""
-    from rag.components import build_retriever
+    from rag.components import build_retriever, open_parts
 
     started = time.perf_counter()
     question = check_question(question)  # empty: a usage error; not English: refused
     settings = settings or load_settings()
-    store, embedder = _open(settings, store, embedder)
+    store, embedder = open_parts(settings, store, embedder)  # the ONNX session built beside the store
     store.check_model(embedder.name)
     try:
         analysis = analyse(question, case_id, settings, store=store, embedder=embedder)

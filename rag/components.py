@@ -34,23 +34,20 @@ def build_store(settings: Settings) -> Store:
     return Store(settings.store)
 
 
-def preload_shared_imports() -> None:
-    """Import, in this thread, what two start-up threads would both import. numpy's import is not
-    safe from two threads at once: the second can get the half-initialised module ("cannot import
-    name 'NDArray' from partially initialized module")."""
-    import numpy  # noqa: F401
-    import onnxruntime  # noqa: F401
-
-
 def open_parts(settings: Settings, store: Store | None = None, embedder=None) -> tuple[Store, Embedder]:
     """The store and the embedder. When both are to be opened with the ONNX backend, a thread starts
     the onnxruntime session (it releases the GIL while it builds the graph) while this one imports
-    chromadb and opens the store: a cold `meddraft search` waits about 0.1 s less."""
+    chromadb and opens the store: a cold `meddraft search` waits about 0.1 s less. numpy (which
+    onnxruntime imports) is imported here first: two threads importing it at once can give the
+    second a half-initialised module ("cannot import name 'NDArray' from partially initialized
+    module")."""
     if store is not None or embedder is not None or settings.embedding.backend != "onnx":
         return store or build_store(settings), embedder or build_embedder(settings)
     from concurrent.futures import ThreadPoolExecutor
 
-    preload_shared_imports()
+    import numpy  # noqa: F401
+    import onnxruntime  # noqa: F401
+
     embedder = build_embedder(settings)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meddraft-onnx") as pool:
         session = pool.submit(lambda: embedder.session)

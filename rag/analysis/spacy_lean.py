@@ -53,8 +53,8 @@ class _Cli(Loader):
 
 
 class _Lean(MetaPathFinder):
-    """Active only in the thread that entered `lean_spacy()`: a thread loading the embedder or the
-    store meanwhile (`rag.api.assess` does both at once) imports what it imports, torch included."""
+    """Active only in the thread that entered `lean_spacy()`: another thread importing meanwhile
+    (a server's request, the ONNX session's thread) imports what it imports, torch included."""
 
     def __init__(self) -> None:
         self.thread = threading.get_ident()

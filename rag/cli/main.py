@@ -213,9 +213,9 @@ def _assess(args, settings: Settings, out: Console, err: Console) -> int:
 def _audit_draft(settings: Settings, session_id: str, assessment, reviewer: str | None) -> None:
     """The draft goes in the audit trail as the page's drafts do, with the CLI user as the actor."""
     from rag.components import build_store
-    from rag.review.audit import AuditLog, cli_actor, draft_created_detail, draft_documents
+    from rag.review.audit import AuditLog, cli_actor, draft_created_detail
 
-    detail = draft_created_detail(assessment, build_store(settings).documents(draft_documents(assessment)))
+    detail = draft_created_detail(assessment, build_store(settings))
     AuditLog(settings.store.path).record(session_id, cli_actor(reviewer), "draft_created", **detail)
 
 

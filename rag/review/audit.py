@@ -48,6 +48,10 @@ class _Record(Protocol):
     content_hash: str
 
 
+class _Documents(Protocol):  # ingest.store.Store, as far as the audit reads it
+    def documents(self, where: dict | None = None) -> dict[str, _Record]: ...
+
+
 def cli_actor(name: str | None) -> str:
     """Who acted from the command line: `--reviewer`, else the login name, marked as such."""
     if name and name.strip():
@@ -64,22 +68,17 @@ def followup_detail(answer: Any, turn: int) -> dict[str, Any]:
     return {"n": turn, "question": answer.question, "cited": cited}
 
 
-def draft_documents(draft: Any) -> dict[str, Any]:
-    """A store filter for the documents `draft_created_detail` hashes: the draft's references and
-    its case's own documents (reading every document of a 100k-chunk store took seconds)."""
+def draft_created_detail(draft: Any, store: _Documents) -> dict[str, Any]:
+    """What the `draft_created` row keeps: the question, the verdict, who drafted it with which
+    settings, and the content hash of every document the draft could read (its references and its
+    case's own documents), so a later reader can tell whether the sources changed since. Only those
+    documents are read from `store` (reading all of a 100k-chunk store's took seconds)."""
     clauses: list[dict[str, Any]] = [{"case_id": draft.case_id}]
     refs = sorted({r.doc_id for r in draft.references})
     if refs:
         clauses.append({"doc_id": {"$in": refs}})
-    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
-
-
-def draft_created_detail(draft: Any, records: dict[str, _Record]) -> dict[str, Any]:
-    """What the `draft_created` row keeps: the question, the verdict, who drafted it with which
-    settings, and the content hash of every document the draft could read (its references and its
-    case's own documents), so a later reader can tell whether the sources changed since."""
-    read = {r.doc_id for r in draft.references}
-    read |= {doc for doc, rec in records.items() if rec.case_id == draft.case_id}
+    records = store.documents(clauses[0] if len(clauses) == 1 else {"$or": clauses})
+    read = set(refs) | {doc for doc, rec in records.items() if rec.case_id == draft.case_id}
     prov = draft.provenance
     return {
         "question": draft.question,

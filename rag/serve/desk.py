@@ -15,7 +15,7 @@ from typing import Any
 from rag.errors import MeddraftError
 from rag.followup.sessions import SessionStore
 from rag.review import AuditLog, Review, review_of, reviewed
-from rag.review.audit import draft_created_detail, draft_documents, followup_detail
+from rag.review.audit import draft_created_detail, followup_detail
 from rag.review.decisions import STATUS_WORDS, find_criterion
 from rag.settings import Settings
 from rag.types import Assessment
@@ -232,7 +232,7 @@ class Desk:
         return session_id, draft
 
     def _created(self, draft: Assessment) -> dict[str, Any]:
-        return draft_created_detail(draft, self.store.documents(draft_documents(draft)))
+        return draft_created_detail(draft, self.store)
 
     def view(self, session: str) -> SessionView:
         session_id = self.sessions.resolve(session)

@@ -304,15 +304,32 @@ def test_documents_are_read_a_page_at_a_time_and_can_be_filtered(ingested, monke
     """A 100k-chunk store holds more documents than Chroma's SQLite takes ids in one read, so
     `documents()` pages; the audit of a draft reads only its case's and its references' documents."""
     import ingest.store as store_module
-    from rag.review.audit import draft_documents
+    from rag.review.audit import draft_created_detail
 
     store = Store(ingested.store)
     everything = store.documents()
     monkeypatch.setattr(store_module, "DOC_PAGE", 2)
     assert len(everything) > 2 and store.documents() == everything
-    draft = argparse.Namespace(case_id="case-a", references=[argparse.Namespace(doc_id="policy-widgetumab")])
-    read = store.documents(draft_documents(draft))
-    assert set(read) == {d for d, r in everything.items() if r.case_id == "case-a"} | {"policy-widgetumab"}
-    assert set(store.documents(draft_documents(argparse.Namespace(case_id="case-b", references=[])))) == {
+    assert set(store.documents({"case_id": "case-b"})) == {
         d for d, r in everything.items() if r.case_id == "case-b"
     }
+
+    asked: list[dict] = []
+
+    class Recording:
+        def documents(self, where=None):
+            asked.append(where)
+            return store.documents(where)
+
+    provenance = argparse.Namespace(
+        generator="extractive", model=None, embedding_model="m", settings_hash="h"
+    )  # fmt: skip
+    draft = argparse.Namespace(
+        question="q", case_id="case-a", verdict=argparse.Namespace(label="indicated"), provenance=provenance,
+        references=[argparse.Namespace(doc_id="policy-widgetumab")],
+    )  # fmt: skip
+    hashed = draft_created_detail(draft, Recording())["documents"]
+    case_a = {d for d, r in everything.items() if r.case_id == "case-a"}
+    assert set(hashed) == case_a | {"policy-widgetumab"}
+    assert hashed == {d: everything[d].content_hash for d in hashed}
+    assert asked and all(w for w in asked)  # never every document of the store

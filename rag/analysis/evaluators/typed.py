@@ -13,7 +13,7 @@ from collections.abc import Callable
 from rag.analysis.criteria import Node as PolicyNode
 from rag.analysis.evaluators import CHECKERS
 from rag.analysis.evaluators.basic import check_age, check_exclusion, check_prescriber, check_presence
-from rag.analysis.evaluators.common import EXCLUDES, RULED_OUT, Finding
+from rag.analysis.evaluators.common import EXCLUDES, RULED_OUT, Finding, quote
 from rag.analysis.evaluators.diagnosis import not_reached, ruled_out
 from rag.analysis.evaluators.history import check_test, test_result, treated_after_positive
 from rag.analysis.evaluators.measures import check_change, check_threshold
@@ -221,12 +221,12 @@ def _diagnosis(node: PolicyNode, facts: CaseFacts) -> Finding | None:
     negated = [m for m in mentions if m.assertion == "negated"]
     if affirmed:
         m = min(affirmed, key=lambda a: a.in_header)  # the first outside a note's banner, if any
-        return Finding("met", f'Documented: "{m.excerpt(160)}" ({m.sentence.doc_id}).', [m.evidence()])
+        return Finding("met", f"Documented: {quote(m)}.", [m.evidence()])
     if negated:
         m = negated[0]
         return Finding(
             "not_met",
-            f'{RULED_OUT}: "{m.excerpt(160)}" ({m.sentence.doc_id}).',
+            f"{RULED_OUT}: {quote(m)}.",
             [m.evidence()],
         )
     return None
@@ -253,14 +253,14 @@ def _cotherapy(node: PolicyNode, facts: CaseFacts) -> Finding | None:
         m = current[0]
         return Finding(
             "met",
-            f'{m.term} continues with it: "{m.excerpt(160)}" ({m.sentence.doc_id}).',
+            f"{m.term} continues with it: {quote(m)}.",
             [x.evidence() for x in current[:2]],
         )
     if leaf.unless and stopped and any(_INTOLERANT.search(m.sentence.text) for m in stopped):
         m = next(m for m in stopped if _INTOLERANT.search(m.sentence.text))
         return Finding(
             "met",
-            f'The exception applies ({leaf.unless}): "{m.excerpt(160)}" ({m.sentence.doc_id}).',
+            f"The exception applies ({leaf.unless}): {quote(m)}.",
             [m.evidence()],
         )
     return Finding("insufficient", f"No current use of {', '.join(leaf.required)} with it is documented.")
@@ -325,8 +325,7 @@ def _documented_value(node: PolicyNode, facts: CaseFacts) -> Finding | None:
         if value and mention.assertion in ("present", "historical"):
             return Finding(
                 "met",
-                f'{name} {value.group(0)} is documented: "{mention.excerpt(160)}" '
-                f"({mention.sentence.doc_id}).",
+                f"{name} {value.group(0)} is documented: {quote(mention)}.",
                 [mention.evidence()],
             )
     return Finding("insufficient", f"No value of {name} is documented.", [])
