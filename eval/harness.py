@@ -74,7 +74,8 @@ def corpus_hash(store) -> str:
 
 def run_cases(gold_path: Path | str, settings: Settings, *, generator=None, progress=None) -> EvalRun:
     cases = load_gold(gold_path)
-    store, embedder = build_store(settings), build_embedder(settings)
+    store = build_store(settings)
+    embedder = build_embedder(settings, store)
     retriever = build_retriever(settings, store, embedder)
     generator = generator or build_generator(settings)
     results = []

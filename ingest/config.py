@@ -54,10 +54,12 @@ class EmbeddingSettings(_Group):
         "ONNX once into cache_dir) or 'sentence-transformers' (torch). Ingest and queries use the "
         "same one.",
     )
-    quantize: Literal["none", "int8"] = Field(
-        "none",
-        description="ONNX backend only: 'int8' runs a dynamically int8-quantised copy (its vectors "
-        "differ, so it is part of the store's model identity: a store is queried as it was built).",
+    quantize: Literal["auto", "none", "int8"] = Field(
+        "auto",
+        description="ONNX backend only: 'int8' runs a dynamically int8-quantised copy (about twice "
+        "as fast; its vectors differ, so it is part of the store's model identity: a store is "
+        "queried as it was built); 'none' the fp32 export. 'auto' follows the store: the model "
+        "it records, int8 for a new store (fp32 with the sentence-transformers backend).",
     )
 
 

@@ -77,6 +77,30 @@ def model_name(settings: EmbeddingSettings) -> str:
     return BUNDLED_MODEL if settings.model.lower() in _BUNDLED_ALIASES else settings.model
 
 
+NEW_STORE_QUANTIZE = "int8"  # what `quantize = "auto"` gives a store that records no model yet
+
+
+def variant_name(base: str, quantize: str) -> str:
+    """The name a store records for `base` run as `quantize` (fp32 keeps the plain name)."""
+    return base if quantize == "none" else f"{base}+onnx-{quantize}"
+
+
+def follow_store(settings: EmbeddingSettings, stored: str | None) -> EmbeddingSettings:
+    """`settings` with a concrete `quantize`. 'auto' becomes the variant the store records in
+    `stored` (its embedding model), the new-store default when it records none, and fp32 for the
+    sentence-transformers backend (which runs no other). A store built with another base model is
+    left to `Store.check_model` to refuse, with its message."""
+    if settings.quantize != "auto":
+        return settings
+    if settings.backend != "onnx":
+        quantize = "none"
+    elif not stored:
+        quantize = NEW_STORE_QUANTIZE
+    else:
+        quantize = stored.rpartition("+onnx-")[2] if "+onnx-" in stored else "none"
+    return settings.model_copy(update={"quantize": quantize})
+
+
 # backend name -> "module:class"; only the chosen backend's module (and runtime) is imported
 BACKENDS: dict[str, str] = {
     "onnx": "ingest.onnx_embedder:OnnxEmbedder",
@@ -86,6 +110,7 @@ BACKENDS: dict[str, str] = {
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     """The embedder of `settings.backend`, not loaded yet."""
+    settings = follow_store(settings, None)
     module, _, name = BACKENDS[settings.backend].partition(":")
     factory: Callable[[EmbeddingSettings], Embedder] = getattr(import_module(module), name)
     return factory(settings)
@@ -95,7 +120,7 @@ class SentenceTransformerEmbedder:
     """sentence-transformers model, loaded on first use, normalised embeddings on CPU."""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
-        if settings.quantize != "none":
+        if settings.quantize not in ("none", "auto"):
             raise EmbeddingError(
                 f"embedding.quantize = {settings.quantize!r} applies to the onnx backend only: set "
                 "embedding.backend = 'onnx' or embedding.quantize = 'none'"

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ingest.config import EmbeddingSettings
-from ingest.embedding import model_name, resolve_model
+from ingest.embedding import follow_store, model_name, resolve_model, variant_name
 from ingest.onnx_export import onnx_model, pad, read_json, require_folder, session, tokenizer
 
 TOKEN_BUDGET = 8192  # padded tokens per model call: short texts go in larger batches
@@ -45,9 +45,8 @@ class OnnxEmbedder:
     """onnxruntime session and tokenizer, loaded on first use, normalised embeddings on CPU."""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
-        self.settings = settings
-        base = model_name(settings)
-        self.name = base if settings.quantize == "none" else f"{base}+onnx-{settings.quantize}"
+        self.settings = settings = follow_store(settings, None)
+        self.name = variant_name(model_name(settings), settings.quantize)
         self._folder: Path | None = None
         self._session = None
         self._tokenizer = None
@@ -67,6 +66,15 @@ class OnnxEmbedder:
             path = onnx_model(self.folder, self.settings.cache_dir, self.settings.quantize)
             self._session = session(path)
         return self._session
+
+    @property
+    def exact_in_batches(self) -> bool:
+        """Whether a text's vector is the same in any batch. Dynamic int8 quantisation scales each
+        activation tensor by its largest value, so a text batched with others (or with their
+        padding) gets a slightly different vector (up to 0.02 per component, measured): the int8
+        model embeds one text per call, which keeps every vector reproducible and still runs at
+        about 1.8× the fp32 model's batched speed (11,150 against 6,193 tokens/s on SciFact)."""
+        return self.settings.quantize == "none"
 
     @cached_property
     def dimension(self) -> int:
@@ -104,7 +112,13 @@ class OnnxEmbedder:
 
         out = np.empty((len(encodings), self.dimension), dtype=np.float32)
         wanted = {i.name for i in self.session.get_inputs()}
-        for rows in length_batches([len(e.ids) for e in encodings], self.settings.batch_size):
+        lengths = [len(e.ids) for e in encodings]
+        batches = (
+            length_batches(lengths, self.settings.batch_size)
+            if self.exact_in_batches
+            else [[i] for i in range(len(lengths))]
+        )
+        for rows in batches:
             batch = pad([encodings[i] for i in rows])
             hidden = self.session.run(None, {k: v for k, v in batch.items() if k in wanted})[0]
             mask = batch["attention_mask"][..., None].astype(np.float32)

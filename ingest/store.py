@@ -197,13 +197,7 @@ class Store:
     def check_model(self, model: str) -> None:
         stored = self.identity().get("embedding_model")
         if stored and stored != model:
-            raise StoreMismatchError(
-                f"the store at {self.location} was built with embedding model {stored!r}, not "
-                f"{model!r}: use the embedding settings it was built with (--embedding-model "
-                f"{stored.split('+onnx-')[0]!r}; a name ending in +onnx-int8 also needs "
-                "embedding.quantize = 'int8'), another --store, or `meddraft ingest --rebuild` "
-                "to re-embed everything"
-            )
+            raise StoreMismatchError.between(self.location, stored, model)
 
     def drop(self) -> None:
         """Delete the collection and its manifest rows."""

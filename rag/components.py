@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ingest.config import EmbeddingSettings
-from ingest.embedding import Embedder, make_embedder
+from ingest.embedding import Embedder, follow_store, make_embedder
 from ingest.pipeline import Indexer
 from ingest.store import Store
 from rag.settings import Settings
@@ -25,9 +25,15 @@ def _embedder(settings: str) -> Embedder:
     return make_embedder(EmbeddingSettings.model_validate_json(settings))
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The embedder of `embedding.backend` (ONNX by default); ingest and queries share it."""
-    return _embedder(settings.embedding.model_dump_json())
+def build_embedder(settings: Settings, store: Store | None = None) -> Embedder:
+    """The embedder of `embedding.backend` (ONNX by default); ingest and queries share it. With
+    `embedding.quantize = "auto"` (the default) it is the variant `store` was built with (int8 for
+    a store that holds nothing yet, or when no store is given): an fp32 store made before int8 was
+    the default keeps being queried and extended with fp32."""
+    stored = None
+    if store is not None and settings.embedding.quantize == "auto":
+        stored = store.identity().get("embedding_model")
+    return _embedder(follow_store(settings.embedding, stored).model_dump_json())
 
 
 def build_store(settings: Settings) -> Store:
@@ -42,18 +48,19 @@ def open_parts(settings: Settings, store: Store | None = None, embedder=None) ->
     second a half-initialised module ("cannot import name 'NDArray' from partially initialized
     module")."""
     if store is not None or embedder is not None or settings.embedding.backend != "onnx":
-        return store or build_store(settings), embedder or build_embedder(settings)
+        store = store or build_store(settings)
+        return store, embedder or build_embedder(settings, store)
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy  # noqa: F401
     import onnxruntime  # noqa: F401
 
-    embedder = build_embedder(settings)
+    guess = build_embedder(settings)  # the new-store variant: a store built before may differ
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meddraft-onnx") as pool:
-        session = pool.submit(lambda: embedder.session)
+        session = pool.submit(lambda: guess.session)
         store = build_store(settings)
         session.result()
-    return store, embedder
+    return store, build_embedder(settings, store)
 
 
 def build_retriever(settings: Settings, store: Store | None = None, embedder=None) -> Retriever:
@@ -64,9 +71,10 @@ def build_retriever(settings: Settings, store: Store | None = None, embedder=Non
 
 
 def build_indexer(settings: Settings, store: Store | None = None, embedder=None) -> Indexer:
+    store = store or build_store(settings)
     return Indexer(
-        store or build_store(settings),
-        embedder or build_embedder(settings),
+        store,
+        embedder or build_embedder(settings, store),
         settings.chunking,
         settings.ingest,
     )

@@ -29,10 +29,9 @@ def no_tracing(monkeypatch):
 
 def _engine_search(settings, query, **kw):
     """What `meddraft search` runs (rag/cli/search.py)."""
-    from rag.components import build_embedder, build_store
-    from rag.retrieval.hybrid import Retriever
+    from rag.components import build_retriever
 
-    return Retriever(build_store(settings), build_embedder(settings)).search(query, **kw)
+    return build_retriever(settings).search(query, **kw)
 
 
 def test_retriever_returns_what_meddraft_search_returns(corpus_settings):

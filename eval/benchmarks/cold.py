@@ -77,7 +77,8 @@ def cold_commands(store: str) -> dict[str, float]:
 
 def warm_assess(store: str) -> float:
     settings = load_settings(overrides={"store.path": store})
-    parts = {"store": build_store(settings), "embedder": build_embedder(settings)}
+    store = build_store(settings)
+    parts = {"store": store, "embedder": build_embedder(settings, store)}
     parts["retriever"] = build_retriever(settings, parts["store"], parts["embedder"])
     assess(DEMO_QUESTION, DEMO_CASE, settings, **parts)
     times = []

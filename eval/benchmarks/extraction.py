@@ -41,7 +41,7 @@ def _questions() -> dict[str, str]:
 def run(store_path: str, questions: dict[str, str]) -> list[dict]:
     settings = load_settings(overrides={"store.path": store_path})
     store = build_store(settings)
-    embedder = build_embedder(settings)
+    embedder = build_embedder(settings, store)
     retriever = build_retriever(settings, store, embedder)
     rows = []
     for case_id in sorted(store.case_ids()):

@@ -75,7 +75,7 @@ def candidate_lists(store_dir: Path, data: BeirData, n: int, cache: Path, refres
             f"the store at {store_dir} is empty: build it with `meddraft eval retrieval --dataset "
             f"{data.name.split('-')[0]} --store {store_dir}`"
         )
-    retriever = Retriever(store, build_embedder(settings))
+    retriever = Retriever(store, build_embedder(settings, store))
     to_beir = store_ids(data)
     source = Path(inspect.getsourcefile(Retriever) or "").read_bytes()
     key = json.dumps([store.location, store.count(), settings.embedding.model_dump_json(), n], default=str)

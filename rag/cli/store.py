@@ -175,10 +175,10 @@ class _progress:
 
 def _status(args, settings, out: Console, err: Console) -> int:
     from ingest.integrity import store_status
-    from rag.components import build_store
+    from rag.components import build_embedder, build_store
 
     store = build_store(settings)
-    store.check_model(settings.embedding.model)
+    store.check_model(build_embedder(settings, store).name)  # names the variant; loads no model
     status = store_status(store, check=args.verify)
     problems = status.problems or []
     if args.format == "json":

@@ -85,7 +85,7 @@ class Desk:
         if self._embedder is None:
             from rag.components import build_embedder
 
-            self._embedder = build_embedder(self.settings)
+            self._embedder = build_embedder(self.settings, self.store)
         return self._embedder
 
     @property

@@ -67,7 +67,10 @@ def _chunks(store_dir: Path) -> dict[str, tuple[str, str, str]]:
 
 
 @pytest.mark.slow
-def test_20_random_kills_then_one_run_reproduce_a_clean_store(tmp_path, mini_corpus, shared_data, indexer):
+def test_20_random_kills_then_one_run_reproduce_a_clean_store(tmp_path, mini_corpus, shared_data, settings):
+    from rag.components import build_indexer
+
+    indexer = build_indexer(settings)  # the CLI's own model (int8 for a new store): same content hashes
     corpus = mini_corpus
     shutil.copy(shared_data / "pdfs/medical_text/fda_ibuprofen_label_2024.pdf", corpus / "literature")
     review = corpus / "literature/zz-long-review.md"

@@ -40,7 +40,7 @@ def _texts() -> list[str]:
 
 @pytest.fixture(scope="module")
 def onnx() -> OnnxEmbedder:
-    return OnnxEmbedder(EmbeddingSettings())
+    return OnnxEmbedder(EmbeddingSettings(quantize="none"))
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +53,48 @@ def _cosines(a, b) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_the_default_backend_is_onnx_fp32():
+def test_the_default_is_onnx_int8_for_a_new_store_and_fp32_with_torch():
     embedder = make_embedder(EmbeddingSettings())
-    assert isinstance(embedder, OnnxEmbedder) and embedder.name == "all-MiniLM-L6-v2"
-    assert isinstance(
-        make_embedder(EmbeddingSettings(backend="sentence-transformers")), SentenceTransformerEmbedder
+    assert isinstance(embedder, OnnxEmbedder) and embedder.name == "all-MiniLM-L6-v2+onnx-int8"
+    torch = make_embedder(EmbeddingSettings(backend="sentence-transformers"))
+    assert isinstance(torch, SentenceTransformerEmbedder) and torch.name == "all-MiniLM-L6-v2"
+
+
+def test_auto_follows_the_variant_the_store_records():
+    from ingest.embedding import follow_store
+
+    auto = EmbeddingSettings()
+    assert follow_store(auto, "all-MiniLM-L6-v2").quantize == "none"
+    assert follow_store(auto, "all-MiniLM-L6-v2+onnx-int8").quantize == "int8"
+    assert follow_store(auto, None).quantize == "int8"
+    assert follow_store(EmbeddingSettings(quantize="none"), "all-MiniLM-L6-v2+onnx-int8").quantize == "none"
+    torch = EmbeddingSettings(backend="sentence-transformers")
+    assert follow_store(torch, "all-MiniLM-L6-v2+onnx-int8").quantize == "none"  # check_model refuses it
+
+
+def test_an_fp32_store_keeps_fp32_under_the_int8_default(settings, mini_corpus, onnx, capsys):
+    """A store built before int8 was the default: queries, status and a further ingest follow it."""
+    from rag.cli import main
+    from rag.components import build_embedder, build_indexer, build_retriever, build_store
+
+    build_indexer(settings, embedder=onnx).ingest([mini_corpus])
+    store = build_store(settings)
+    assert build_embedder(settings, store).name == "all-MiniLM-L6-v2"
+    assert build_embedder(settings).name == "all-MiniLM-L6-v2+onnx-int8"  # no store: a new one's
+    hits = build_retriever(settings).search("widget score", k=3)
+    assert [h.chunk_id for h in hits] == [
+        h.chunk_id for h in build_retriever(settings, embedder=onnx).search("widget score", k=3)
+    ]
+    (mini_corpus / "extra.md").write_text("# Extra\n\nA widget score note added later.\n")
+    report = build_indexer(settings).ingest([mini_corpus])
+    assert (
+        report.count("added") == 1
+        and build_store(settings).identity()["embedding_model"] == "all-MiniLM-L6-v2"
     )
+    path = str(settings.store.path)
+    capsys.readouterr()
+    assert main(["status", "--store", path, "--format", "json"]) == 0
+    assert '"embedding_model": "all-MiniLM-L6-v2"' in capsys.readouterr().out
 
 
 def test_fp32_vectors_match_sentence_transformers(onnx, embedder):
@@ -80,12 +116,14 @@ def test_int8_vectors_stay_close_to_fp32(onnx_int8, embedder):
     assert cosines.max() < 0.99999  # really another model: hence its own identity in the store
 
 
-def test_batching_and_order_do_not_change_a_vector(onnx):
+@pytest.mark.parametrize("variant", ["onnx", "onnx_int8"])
+def test_batching_and_order_do_not_change_a_vector(variant, request):
+    onnx = request.getfixturevalue(variant)  # int8 too: its dynamic scales would differ by batch
     texts = _texts()
     together = np.asarray(onnx.embed(texts))
     backwards = np.asarray(onnx.embed(texts[::-1]))[::-1]
     one_by_one = np.asarray([onnx.embed([t])[0] for t in texts])
-    small = OnnxEmbedder(EmbeddingSettings(batch_size=3))
+    small = OnnxEmbedder(EmbeddingSettings(batch_size=3, quantize=onnx.settings.quantize))
     assert np.abs(together - backwards).max() < 1e-5
     assert np.abs(together - one_by_one).max() < 1e-5
     assert np.abs(together - np.asarray(small.embed(texts))).max() < 1e-5
@@ -114,7 +152,7 @@ def test_the_export_is_reused_from_the_cache_without_torch(onnx):
         import json, sys
         from ingest.config import EmbeddingSettings
         from ingest.onnx_embedder import OnnxEmbedder
-        vector = OnnxEmbedder(EmbeddingSettings()).embed(["omalizumab"])[0]
+        vector = OnnxEmbedder(EmbeddingSettings(quantize="none")).embed(["omalizumab"])[0]
         print(json.dumps({"torch": "torch" in sys.modules, "vector": vector[:4]}))
         """
     )
@@ -148,11 +186,15 @@ def test_concurrent_processes_export_once_and_atomically(tmp_path):
     ]
     outputs = [run.communicate(timeout=600) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
-    assert sum(err.count("exporting") for _, err in outputs) == 1  # the second waited for the first
+    # the default (int8) is quantised from the fp32 export: each made once, the second process waited
+    assert sum(err.count("exporting") for _, err in outputs) == 1
+    assert sum(err.count("quantising") for _, err in outputs) == 1
     assert abs(float(outputs[0][0]) - float(outputs[1][0])) < 1e-6
     entries = sorted(p.name for p in (tmp_path / "onnx").iterdir() if not p.name.endswith(".lock"))
-    assert len(entries) == 1 and entries[0].startswith("all-MiniLM-L6-v2-fp32-")  # no staging left
-    assert export_dir(tmp_path / "models" / "all-MiniLM-L6-v2", tmp_path, "none").name == entries[0]
+    folder = tmp_path / "models" / "all-MiniLM-L6-v2"
+    assert entries == sorted(
+        export_dir(folder, tmp_path, q).name for q in ("none", "int8")
+    )  # no staging left
 
 
 def test_a_model_the_onnx_backend_cannot_run_is_refused(tmp_path):
@@ -204,7 +246,10 @@ def test_an_int8_store_refuses_fp32_queries_and_the_reverse(settings, mini_corpu
         build_indexer(settings, embedder=onnx).ingest([mini_corpus])
     report = build_indexer(settings, embedder=onnx).ingest([mini_corpus], rebuild=True)
     assert report.count("added") == 4 and build_store(settings).identity()["embedding_model"] == onnx.name
-    with pytest.raises(StoreMismatchError, match="built with embedding model 'all-MiniLM-L6-v2', not"):
+    with pytest.raises(
+        StoreMismatchError,
+        match="built with embedding model 'all-MiniLM-L6-v2', not.*quantize = 'none', or 'auto'",
+    ):
         build_retriever(settings, embedder=onnx_int8).search("widget score", k=3)
 
 
@@ -216,6 +261,10 @@ def test_the_cli_names_the_setting_a_quantised_store_needs(tmp_path, mini_corpus
     store = str(tmp_path / "store")
     assert main(["ingest", str(mini_corpus), "--store", store, "--config", str(config), "--quiet"]) == 0
     assert main(["search", "widget score", "--store", store, "--config", str(config)]) == 0
+    assert main(["search", "widget score", "--store", store]) == 0  # the default follows the store
     capsys.readouterr()
-    assert main(["search", "widget score", "--store", store]) != 0  # refused, not answered from int8 vectors
+    fp32 = tmp_path / "fp32.toml"
+    fp32.write_text('[embedding]\nquantize = "none"\n')
+    # fp32 asked for by name: refused, not answered from int8 vectors
+    assert main(["search", "widget score", "--store", store, "--config", str(fp32)]) != 0
     assert "embedding.quantize = 'int8'" in capsys.readouterr().err

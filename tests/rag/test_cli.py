@@ -12,7 +12,8 @@ def test_ingest_then_status(tmp_path, mini_corpus, capsys):
     assert "nothing changed" in capsys.readouterr().out
     assert main(["status", "--store", store, "--format", "json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["documents"] == 4 and status["embedding_model"] == "all-MiniLM-L6-v2"
+    assert status["documents"] == 4
+    assert status["embedding_model"] == "all-MiniLM-L6-v2+onnx-int8"  # a new store: int8
     assert set(status["by_case"]) == {"case-a", "case-b"}
 
 
@@ -45,7 +46,9 @@ def test_status_on_another_model_is_an_error(tmp_path, mini_corpus, capsys):
     main(["ingest", str(mini_corpus), "--store", store, "--quiet"])
     capsys.readouterr()
     assert main(["status", "--store", store, "--embedding-model", "/models/other"]) == 3
-    assert "built with embedding model 'all-MiniLM-L6-v2'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "built with embedding model 'all-MiniLM-L6-v2+onnx-int8'" in err
+    assert "--embedding-model 'all-MiniLM-L6-v2' with embedding.quantize = 'int8'" in err
 
 
 def test_global_options_before_or_after_the_command_and_version(tmp_path, mini_corpus, capsys):
