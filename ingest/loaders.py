@@ -27,6 +27,7 @@ from ingest.errors import (
     UnsupportedFileError,
     UnsupportedPDFError,
 )
+from ingest.pdf_pages import read_pages
 
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 PDF_SUFFIXES = frozenset({".pdf"})
@@ -93,11 +94,14 @@ def load(
     content_hash: str | None = None,
     max_decompressed_mb: int = DEFAULT_MAX_DECOMPRESSED_MB,
     on_pages: Callable[[int], None] | None = None,
+    page_workers: int = 1,
 ) -> Document:
     """Parse one file into a Document, or raise the DocumentError that says why not.
 
     `max_decompressed_mb` bounds every stream pypdf decompresses or reads; `on_pages` is told a
-    PDF's page count as soon as it is known (the parsing worker extends its deadline with it).
+    PDF's page count as soon as it is known (the parsing worker extends its deadline with it);
+    `page_workers` > 1 reads a long PDF's pages in forked helpers (`ingest.pdf_pages`; only the
+    parsing worker, a single-threaded process, asks for it).
     """
     path = source.path
     suffix = path.suffix.lower()
@@ -112,7 +116,7 @@ def load(
     digest = content_hash or file_hash(source)
     if suffix in PDF_SUFFIXES:
         limits = pdf_limits(max_decompressed_mb)
-        return _load_pdf(source, default_kind, list(passwords), digest, limits, on_pages)
+        return _load_pdf(source, default_kind, list(passwords), digest, limits, on_pages, page_workers)
     return _load_text(source, default_kind, digest)
 
 
@@ -228,6 +232,7 @@ def _load_pdf(
     digest: str,
     limits: dict[str, int],
     on_pages: Callable[[int], None] | None,
+    page_workers: int = 1,
 ) -> Document:
     import pypdf
     from pypdf.errors import LimitReachedError, PdfReadError, PdfStreamError
@@ -241,7 +246,7 @@ def _load_pdf(
                 _decrypt(reader, path, passwords)
             if on_pages is not None:
                 on_pages(len(reader.pages))
-            page_texts = [_page_text(page) for page in reader.pages]
+            page_texts = read_pages(reader.pages, _page_text, page_workers)
             info = reader.metadata or {}
     except (EncryptedPDFError, NoTextLayerError):
         raise

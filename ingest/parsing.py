@@ -30,6 +30,7 @@ from ingest.config import IngestSettings
 from ingest.documents import Document
 from ingest.errors import DocumentError, MalformedPDFError, ParseLimitError, ParserCrashError
 from ingest.loaders import PDF_SUFFIXES, SourceFile, load
+from ingest.pdf_pages import workers
 
 # A worker is replaced after this many files, like a pool's max_tasks_per_child.
 FILES_PER_WORKER = 50
@@ -97,6 +98,7 @@ def _answer_jobs(conn, memory_mb: int) -> None:
     pypdf_log = logging.getLogger("pypdf")
     pypdf_log.addHandler(notes)
     pypdf_log.propagate = False
+    helpers = workers()  # processes reading one long PDF's pages (forked from this one)
     while True:
         job = conn.recv()
         if job is None:
@@ -104,7 +106,7 @@ def _answer_jobs(conn, memory_mb: int) -> None:
         source, options = job
         notes.notes.clear()
         try:
-            doc = load(source, on_pages=lambda n: conn.send(("pages", n)), **options)
+            doc = load(source, on_pages=lambda n: conn.send(("pages", n)), page_workers=helpers, **options)
             doc.warnings += notes.notes[:MAX_NOTES]
             conn.send(("ok", doc))
         except DocumentError as exc:
@@ -143,6 +145,7 @@ class Parser:
         self._process = None
         self._conn = None
         self._files = 0
+        self._ahead: tuple[Path, float] | None = None  # the PDF sent ahead, and when
 
     def __enter__(self) -> Parser:
         return self
@@ -150,13 +153,36 @@ class Parser:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def parse(self, source: SourceFile, *, passwords: list[str], content_hash: str) -> Document:
-        options: dict[str, Any] = {
+    def _options(self, passwords: list[str], content_hash: str) -> dict[str, Any]:
+        return {
             "default_kind": self.settings.default_kind,
             "passwords": passwords,
             "content_hash": content_hash,
             "max_decompressed_mb": self.limits.max_decompressed_mb,
         }
+
+    def send_ahead(self, source: SourceFile, *, passwords: list[str], content_hash: str) -> bool:
+        """Start parsing the PDF `source` in the worker and return at once, so that it is parsed
+        while this process embeds the file before it; `parse` of the same source then collects it
+        (its time limit counts from now). Does nothing (False) for text files, which this process
+        reads, or while another file is out. A failure to start the worker is left to `parse`."""
+        if source.path.suffix.lower() not in PDF_SUFFIXES or self._ahead is not None:
+            return False
+        try:
+            self._send(source, self._options(passwords, content_hash))
+        except DocumentError:
+            return False
+        self._ahead = (source.path, time.monotonic())
+        return True
+
+    def parse(self, source: SourceFile, *, passwords: list[str], content_hash: str) -> Document:
+        options = self._options(passwords, content_hash)
+        if self._ahead is not None:
+            path, sent = self._ahead
+            self._ahead = None
+            if path == source.path:
+                return self._collect(source, sent)
+            self._kill()  # not the file sent ahead: its answer is not waited for
         if source.path.suffix.lower() not in PDF_SUFFIXES:
             try:
                 return load(source, **options)
@@ -211,6 +237,9 @@ class Parser:
             return None
 
     def close(self) -> None:
+        if self._ahead is not None:  # a file sent ahead and never collected: not waited for
+            self._ahead = None
+            self._kill()
         if self._process is not None and self._conn is not None:
             try:
                 self._conn.send(None)
@@ -220,17 +249,30 @@ class Parser:
         self._kill()
 
     def _in_worker(self, source: SourceFile, options: dict[str, Any]) -> Document:
+        self._send(source, options)
+        return self._collect(source, time.monotonic())
+
+    def _send(self, source: SourceFile, options: dict[str, Any]) -> None:
         if self._process is None or self._process.poll() is not None:
             self._kill()
             self._start(source)
+        try:
+            self._conn.send((source, options))
+        except OSError as exc:  # the worker died between its start and this file
+            raise self._crashed(source, self._kill()) from exc
+
+    def _collect(self, source: SourceFile, started: float) -> Document:
+        """The worker's answer for `source`, sent at `started`, within the time limit."""
         conn = self._conn
-        conn.send((source, options))
+        if conn is None:  # killed since (a failure, or close)
+            raise self._crashed(source, None)
         limit = self.limits.timeout_s
         pages = None
-        started = time.monotonic()
         while True:
             remaining = started + limit - time.monotonic()
-            if remaining <= 0 or not conn.poll(remaining):  # the limit grows only on a message
+            # the limit grows only on a message; an answer already in (sent ahead while this
+            # process embedded) is taken even if this process comes for it late
+            if not conn.poll(max(remaining, 0)):
                 self._kill()
                 raise ParseLimitError(source.path, self._too_slow(limit, pages))
             try:

@@ -11,8 +11,9 @@ Unchanged files (a complete manifest row with the same content hash, from the sa
 skipped without parsing; changed files get their new chunks embedded and their stale chunks
 deleted (chunks whose id survives keep their vectors); files that disappeared from a folder that
 is ingested again are removed. PDFs are parsed in a worker process with time and memory limits
-(`ingest/parsing.py`). A file that fails is reported with its reason, its previous version, if
-any, stays in the store, and the rest of the batch lands.
+(`ingest/parsing.py`); the next PDF of a batch is sent to it before this process embeds the file
+in hand, so parsing and the model run at once. A file that fails is reported with its reason,
+its previous version, if any, stays in the store, and the rest of the batch lands.
 
 `Indexer.ingest_documents` takes documents built in memory (`meddraft.langchain` builds them from
 LangChain `Document`s) down the same path from chunking on; their recorded source is never read.
@@ -69,6 +70,24 @@ class _Run:
     by_path: dict[str, Entry]
     parser: Parser
     claimed: dict[str, str] = field(default_factory=dict)  # doc id -> path, for this run
+    digests: dict[Path, str] = field(default_factory=dict)
+
+    def digest(self, source: SourceFile) -> str:
+        """The file's content hash (read once, also when its parse was started ahead)."""
+        if source.path not in self.digests:
+            self.digests[source.path] = file_hash(source, self.key) if source.path.stat().st_size else ""
+        return self.digests[source.path]
+
+    def send_ahead(self, source: SourceFile) -> None:
+        """Start parsing `source` in the worker while this process embeds the file before it, when
+        it is a PDF that has to be parsed (new or changed)."""
+        try:
+            digest = self.digest(source)
+        except OSError:  # gone or unreadable: `Indexer._one` reports it in its turn
+            return
+        previous = self.by_path.get(str(source.path))
+        if not (previous and previous.content_hash == digest):
+            self.parser.send_ahead(source, passwords=self.passwords, content_hash=digest)
 
 
 class Indexer:
@@ -160,9 +179,9 @@ class Indexer:
             sources += [s for s in again if s.path not in named]
             progress.files(len(sources) + len(documents))
             seen_paths: set[str] = set()
-            for source in sources:
+            for i, source in enumerate(sources):
                 seen_paths.add(str(source.path))
-                outcome = self._one(source, run, report, progress)
+                outcome = self._one(source, run, report, progress, then=sources[i + 1 : i + 2])
                 report.outcomes.append(outcome)
                 progress.file_done(outcome)
             for doc in documents:
@@ -237,12 +256,15 @@ class Indexer:
                 sources.append(source)
         return sources
 
-    def _one(self, source: SourceFile, run: _Run, report: IngestReport, progress: Progress) -> FileOutcome:
+    def _one(
+        self, source: SourceFile, run: _Run, report: IngestReport, progress: Progress, then=()
+    ) -> FileOutcome:
+        """Ingest one file; `then` (the next file, if any) starts parsing while this one embeds."""
         path = source.path
         try:
             if path.suffix.lower() not in SUPPORTED:
                 load(source)  # raises the unsupported-type error with its message
-            digest = file_hash(source, run.key) if path.stat().st_size else ""
+            digest = run.digest(source)
             previous = run.by_path.get(str(path))
             if previous and previous.content_hash == digest:
                 if previous.doc_id in run.claimed:
@@ -251,7 +273,11 @@ class Indexer:
                     )
                 run.claimed[previous.doc_id] = str(path)
                 return FileOutcome(path, "unchanged", previous.doc_id, previous.n_chunks)
-            doc = run.parser.parse(source, passwords=run.passwords, content_hash=digest)
+            try:
+                doc = run.parser.parse(source, passwords=run.passwords, content_hash=digest)
+            finally:  # also after a failure: the next file is parsed while this one is reported
+                for following in then:
+                    run.send_ahead(following)
             self._check_unique(doc, run)
             run.claimed[doc.id] = str(path)
             if previous and previous.doc_id != doc.id:  # the file's id changed
