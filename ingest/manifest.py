@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (collection, doc_id)
 );
+CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source_path);
 PRAGMA user_version = 1;
 """
 _COLUMNS = (
@@ -122,6 +123,40 @@ class Manifest:
             args.append(state)
         rows = self._db().execute(sql + " ORDER BY doc_id", args).fetchall()
         return {row[0]: _entry(row) for row in rows}
+
+    def find(self, *, doc_id: str | None = None, source_path: str | None = None, state: str = COMPLETE):
+        """The row in `state` with this doc id or from this source file, or None: an ingest of a
+        few files into a 40,000-document store asks for what it needs instead of reading every
+        row (0.3 s of a one-note ingest)."""
+        if not self.exists():
+            return None
+        key, value = ("doc_id", doc_id) if doc_id is not None else ("source_path", source_path)
+        sql = f"SELECT {_COLUMNS} FROM documents WHERE collection = ? AND state = ? AND {key} = ? LIMIT 1"
+        row = self._db().execute(sql, (self.collection, state, value)).fetchone()
+        return _entry(row) if row else None
+
+    def within(self, roots: Iterable[Path], state: str = COMPLETE) -> list[Entry]:
+        """Rows in `state` whose source file lies under one of the folders `roots`."""
+        if not self.exists():
+            return []
+        sql = (
+            f"SELECT {_COLUMNS} FROM documents WHERE collection = ? AND state = ? "
+            "AND substr(source_path, 1, ?) = ? ORDER BY doc_id"
+        )
+        found: dict[str, Entry] = {}
+        for root in roots:
+            prefix = str(root).rstrip("/") + "/"
+            for row in self._db().execute(sql, (self.collection, state, len(prefix), prefix)):
+                found[row[0]] = _entry(row)
+        return list(found.values())
+
+    def index_sources(self) -> None:
+        """Index rows by source file (manifests written before the index had none); a writer
+        calls it under the write lock."""
+        if self.exists():
+            self._db().execute(
+                "CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source_path)"
+            )
 
     def chunk_count(self, state: str) -> int:
         """How many chunks the documents in `state` hold, counted by SQLite (at 40,000 documents

@@ -33,7 +33,7 @@ from ingest.embedding import Embedder
 from ingest.errors import DocumentError, DuplicateDocumentError
 from ingest.integrity import StoreStatus, store_status, verify
 from ingest.loaders import PARSER_VERSION, SUPPORTED, SourceFile, discover, file_hash, load
-from ingest.manifest import COMPLETE, Entry, write_lock
+from ingest.manifest import COMPLETE, Entry, Manifest, write_lock
 from ingest.parsing import Parser
 from ingest.report import STATUSES, FileOutcome, IngestReport, Progress
 from ingest.store import Store, chunk_metadata
@@ -66,11 +66,18 @@ class _Run:
 
     key: str
     passwords: list[str]
-    existing: dict[str, Entry]
-    by_path: dict[str, Entry]
+    manifest: Manifest
     parser: Parser
     claimed: dict[str, str] = field(default_factory=dict)  # doc id -> path, for this run
     digests: dict[Path, str] = field(default_factory=dict)
+
+    def existing(self, doc_id: str) -> Entry | None:
+        """The store's complete document with this id (read from the manifest when asked)."""
+        return self.manifest.find(doc_id=doc_id)
+
+    def previous(self, path: Path | str) -> Entry | None:
+        """The store's complete document ingested from this file."""
+        return self.manifest.find(source_path=str(path))
 
     def digest(self, source: SourceFile) -> str:
         """The file's content hash (read once, also when its parse was started ahead)."""
@@ -85,7 +92,7 @@ class _Run:
             digest = self.digest(source)
         except OSError:  # gone or unreadable: `Indexer._one` reports it in its turn
             return
-        previous = self.by_path.get(str(source.path))
+        previous = self.previous(source.path)
         if not (previous and previous.content_hash == digest):
             self.parser.send_ahead(source, passwords=self.passwords, content_hash=digest)
 
@@ -166,13 +173,9 @@ class Indexer:
             if self.store.identity():
                 self.store.check_model(self.embedder.name)
             again = self._recover(report, thorough)
-            existing = self.store.manifest.entries("complete")
+            self.store.manifest.index_sources()
             run = _Run(
-                self.chunking_key(),
-                [*self.settings.passwords, *passwords],
-                existing,
-                {e.source_path: e for e in existing.values()},
-                parser,
+                self.chunking_key(), [*self.settings.passwords, *passwords], self.store.manifest, parser
             )
             sources = self._sources(paths, report)
             named = {s.path for s in sources}
@@ -190,9 +193,9 @@ class Indexer:
                 progress.file_done(outcome)
             self._flush(progress, report)
             roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-            for entry in existing.values():
+            for entry in self.store.manifest.within(roots):
                 gone = entry.source_path not in seen_paths and entry.doc_id not in run.claimed
-                if gone and any(Path(entry.source_path).is_relative_to(r) for r in roots):
+                if gone:
                     self._remove(entry.doc_id)
                     report.outcomes.append(
                         FileOutcome(Path(entry.source_path), "removed", entry.doc_id, entry.n_chunks)
@@ -265,7 +268,7 @@ class Indexer:
             if path.suffix.lower() not in SUPPORTED:
                 load(source)  # raises the unsupported-type error with its message
             digest = run.digest(source)
-            previous = run.by_path.get(str(path))
+            previous = run.previous(path)
             if previous and previous.content_hash == digest:
                 if previous.doc_id in run.claimed:
                     raise DuplicateDocumentError(
@@ -280,10 +283,10 @@ class Indexer:
                     run.send_ahead(following)
             self._check_unique(doc, run)
             run.claimed[doc.id] = str(path)
+            status = "updated" if previous or run.existing(doc.id) else "added"  # before it is written
             if previous and previous.doc_id != doc.id:  # the file's id changed
                 self._remove(previous.doc_id)
             n = self._write(doc, source, progress, report)
-            status = "updated" if doc.id in run.existing or previous else "added"
             return FileOutcome(path, status, doc.id, n, warnings=doc.warnings)
         except DocumentError as exc:
             return FileOutcome(path, "failed", reason=exc.message)
@@ -294,12 +297,12 @@ class Indexer:
         """One in-memory document: skipped when unchanged, else written like a parsed file."""
         try:
             digest = stable_hash([PARSER_VERSION, run.key, doc.content_hash], 32)
-            previous = run.existing.get(doc.id)
+            previous = run.existing(doc.id)
             self._check_unique(doc, run)
             run.claimed[doc.id] = str(doc.path)
             if previous and previous.content_hash == digest and previous.source_path == str(doc.path):
                 return FileOutcome(doc.path, "unchanged", doc.id, previous.n_chunks)
-            before = run.by_path.get(str(doc.path))
+            before = run.previous(doc.path)
             if before and before.doc_id != doc.id:  # the source's id changed
                 self._remove(before.doc_id)
             n = self._write(replace(doc, content_hash=digest), SourceFile(doc.path, None), progress, report)
@@ -313,7 +316,7 @@ class Indexer:
                 doc.path,
                 f"id {doc.id!r} is also used by {run.claimed[doc.id]}: give each file its own id",
             )
-        other = run.existing.get(doc.id)
+        other = run.existing(doc.id)
         if other and other.source_path != str(doc.path) and Path(other.source_path).exists():
             raise DuplicateDocumentError(
                 doc.path,

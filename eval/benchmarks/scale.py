@@ -147,8 +147,12 @@ def cold(settings: StoreSettings, query: str) -> float:
     return statistics.median(runs[1:])
 
 
-def ingest_one(settings: StoreSettings) -> float:
-    """Seconds of a fresh `meddraft ingest` of one new note; the note is removed afterwards."""
+def ingest_one(settings: StoreSettings, runs: int = 3) -> float:
+    """Median seconds of `runs` fresh `meddraft ingest`s of one new note (removed after each)."""
+    return statistics.median(_ingest_note(settings) for _ in range(runs))
+
+
+def _ingest_note(settings: StoreSettings) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         note = Path(tmp) / "note.md"
         stamp = time.time_ns()
@@ -268,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     i = ingest_one(local)
     print(f"`meddraft ingest` of one note: {i:.2f} s; load {load():.1f}")
     figures.append(Figure("ingest one note into 100k", round(i, 2), "s", goal="<= 2 s", met=i <= 2,
-                          note=f"a fresh process, manifest check included; load {load():.1f}"))  # fmt: skip
+                          note=f"median of 3 fresh processes, manifest read; load {load():.1f}"))  # fmt: skip
     record("scale", figures)
     old = old_rebuild(args.store)
     print(f"old per-process BM25 rebuild (scoped fetch + bm25s index): {old:.1f} s")
@@ -286,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             Figure("cold meddraft search, 100k on chroma run", round(s["cold"], 2), "s", goal="<= 1.5 s",
                    met=s["cold"] <= 1.5, note="the server holds the vector index in memory"),
             Figure("ingest one note into 100k on chroma run", round(s["ingest"], 2), "s", goal="<= 2 s",
-                   met=s["ingest"] <= 2, note=f"a fresh process; load {load():.1f}"),
+                   met=s["ingest"] <= 2, note=f"median of 3 fresh processes; load {load():.1f}"),
         ]  # fmt: skip
         record("scale", figures)
     return 0

@@ -213,3 +213,44 @@ def test_the_manifest_counts_the_chunks_it_expects_in_sqlite(tmp_path: Path):
     assert manifest.chunk_count(COMPLETE) == 3 == sum(e.n_chunks for e in manifest.entries(COMPLETE).values())
     assert manifest.chunk_count(PENDING) == 3
     assert Manifest(tmp_path, "other").chunk_count(COMPLETE) == 0  # per collection
+
+
+def test_the_manifest_finds_rows_by_id_and_source_and_folder(tmp_path):
+    from ingest.manifest import COMPLETE, PENDING, Entry, Manifest
+
+    manifest = Manifest(tmp_path, "chunks")
+    assert manifest.find(doc_id="a") is None and manifest.within([tmp_path]) == []  # no file yet
+    manifest.adopt(
+        [
+            Entry("a", COMPLETE, "/docs/b/a.md", "/docs/b", "h1", ["a-0"], "policy"),
+            Entry("b", COMPLETE, "/docs/bc/b.md", "/docs/bc", "h2", ["b-0"], "policy"),
+            Entry("c", PENDING, "/docs/b/c.md", "/docs/b", "h3", ["c-0"], "policy"),
+        ]
+    )
+    manifest.index_sources()
+    assert manifest.find(doc_id="a").source_path == "/docs/b/a.md"
+    assert manifest.find(source_path="/docs/bc/b.md").doc_id == "b"
+    assert manifest.find(doc_id="c") is None and manifest.find(doc_id="c", state=PENDING).doc_id == "c"
+    assert [e.doc_id for e in manifest.within([Path("/docs/b")])] == ["a"]  # not /docs/bc, not pending
+    assert [e.doc_id for e in manifest.within([Path("/docs/b"), Path("/docs/bc/")])] == ["a", "b"]
+
+
+def test_an_ingest_of_a_few_files_reads_no_whole_manifest(indexer, mini_corpus, monkeypatch):
+    from ingest.manifest import PENDING, Manifest
+
+    indexer.ingest([mini_corpus])
+    rows = Manifest.entries
+    note = next((mini_corpus / "cases").rglob("*.md"))
+    note.write_text(note.read_text() + "\nFollow-up: stable.\n")
+
+    def entries(self, state=None):  # the few rows a killed run left pending may be read whole
+        return rows(self, state) if state == PENDING else pytest.fail("read every complete row")
+
+    monkeypatch.setattr(Manifest, "entries", entries)
+    report = indexer.ingest([note])
+    assert [o.status for o in report.outcomes] == ["updated"]
+    assert [o.status for o in indexer.ingest([note]).outcomes] == ["unchanged"]
+    gone = next((mini_corpus / "literature").glob("*.md"))
+    gone.unlink()
+    removed = [o for o in indexer.ingest([mini_corpus]).outcomes if o.status == "removed"]
+    assert [o.path for o in removed] == [gone.resolve()]
