@@ -18,6 +18,25 @@ def shorten(text: str, size: int) -> str:
     return cut.rstrip(" ,;:-([{") + ELLIPSIS
 
 
+_CLAUSE_BREAK = re.compile(r"\s[—–]\s|;\s|:\s")  # where a long item's leading clause ends
+
+
+def leading_clause(text: str, size: int, least: int = 30) -> str:
+    """`text` up to the end of its leading clause (before an em or en dash, a semicolon or a colon
+    that comes after at least `least` characters) when that fits in `size`; else `shorten(text,
+    size)`. A policy option such as "History of failure to a minimum 3-month trial of one
+    conventional DMARD — methotrexate, … — unless contraindicated" keeps its whole leading clause
+    instead of stopping mid-phrase."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    if len(flat) <= size:
+        return flat
+    for found in _CLAUSE_BREAK.finditer(flat, least):
+        if found.start() > size:
+            break
+        return flat[: found.start()].rstrip(" ,")
+    return shorten(flat, size)
+
+
 _BOUNDARY = re.compile(r"(?:[.;:!?]|\s\|)\s+")  # where a quoted window may start: after a clause
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rag.analysis import Analysis
 from rag.analysis.evaluators.typed import EXCLUDES, NEEDS_REVIEWER, RULED_OUT
-from rag.text import amount, first_sentence, plain, shorten
+from rag.text import amount, first_sentence, leading_clause, plain, shorten
 from rag.types import Bullet, Criterion, Evidence, Section
 
 FINDINGS_KEY = "findings"
@@ -293,7 +293,7 @@ def _why(c: Criterion) -> str:
     if not c.children or c.rationale.startswith(RULED_OUT):
         return _QUOTE_END.sub(r"\1", _DOC_ID.sub("", first_sentence(c.rationale, 300)).replace(" .", "."))
     deciding = next((k for k in c.children if k.status == c.status), c.children[0])
-    options = _and([shorten(plain(k.text).rstrip(":. "), 60) for k in c.children[:4]], sep="; ")
+    options = _and([leading_clause(plain(k.text).rstrip(":. "), 140) for k in c.children[:4]], sep="; ")
     lead = {"any": "It asks for one of", "all": "It asks for all of"}.get(c.logic, "It asks for")
     asked = f"{lead}: {options}"
     return f"{asked}{'' if asked.endswith(('…', '.')) else '.'} Criterion {deciding.id}: {_why(deciding)}"

@@ -17,7 +17,7 @@ from rag.drafting.findings import diagnosis_named
 from rag.drafting.relevance import age_matters, disease_names, on_indication
 from rag.rendering import render
 from rag.retrieval.passages import Sentence, table_row, text_sentences
-from rag.text import around, plain, shorten
+from rag.text import around, leading_clause, plain, shorten
 from rag.types import Hit
 from tests.rag.test_render import make_assessment
 
@@ -255,3 +255,27 @@ def test_a_finding_that_ends_on_a_quote_has_one_full_stop():
     assert why.endswith(
         'Criterion 1.3.1: The record states no trial of DMARD: "She has not had a conventional DMARD."'
     )
+
+
+POLICY_OPTION = (
+    "History of failure to a minimum 3-month trial of one conventional disease-modifying antirheumatic "
+    "drug (DMARD) — methotrexate, leflunomide, sulfasalazine, or cyclosporine — at maximally indicated "
+    "doses, unless contraindicated"
+)
+
+
+def test_a_long_policy_option_keeps_its_whole_leading_clause():
+    # as the realworld secukinumab PDF words it; a 60-character cut read "... trial of one…"
+    assert leading_clause(POLICY_OPTION, 140) == (
+        "History of failure to a minimum 3-month trial of one conventional disease-modifying "
+        "antirheumatic drug (DMARD)"
+    )
+    no_break = "Patient has predominantly axial disease or active enthesitis and a history of failure, " * 2
+    assert leading_clause(no_break, 140) == shorten(no_break, 140)  # no clause end in reach: word cut
+    assert (
+        leading_clause("Diagnosis: active psoriatic arthritis", 140)
+        == "Diagnosis: active psoriatic arthritis"
+    )
+    assert leading_clause("Dx: " + POLICY_OPTION, 140).startswith(
+        "Dx: History"
+    )  # a break too early is not one
