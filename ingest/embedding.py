@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.config import BUNDLED_MODEL, EmbeddingSettings
-from ingest.errors import EmbeddingError
+from ingest.errors import EmbeddingError, StoreMismatchError
 
 _BUNDLED_ALIASES = {BUNDLED_MODEL.lower(), f"sentence-transformers/{BUNDLED_MODEL}".lower()}
 _BUNDLE_PACKAGE = "all_minilm_l6_v2"
@@ -80,9 +80,35 @@ def model_name(settings: EmbeddingSettings) -> str:
 NEW_STORE_QUANTIZE = "int8"  # what `quantize = "auto"` gives a store that records no model yet
 
 
+VARIANT_MARK = "+onnx-"  # between the model and its quantisation in a store's recorded name
+
+
 def variant_name(base: str, quantize: str) -> str:
     """The name a store records for `base` run as `quantize` (fp32 keeps the plain name)."""
-    return base if quantize == "none" else f"{base}+onnx-{quantize}"
+    return base if quantize == "none" else f"{base}{VARIANT_MARK}{quantize}"
+
+
+def split_variant(name: str) -> tuple[str, str]:
+    """(base model, quantize) of a recorded name: the inverse of `variant_name`."""
+    base, mark, quantize = name.partition(VARIANT_MARK)
+    return base, quantize if mark else "none"
+
+
+def mismatch(location: str, stored: str, model: str) -> StoreMismatchError:
+    """The error for a store at `location` built with `stored` and asked with `model`; it names
+    the settings that give the store's own model."""
+    base, variant = split_variant(stored)
+    if base == split_variant(model)[0]:  # the same model, another variant
+        how = f"embedding.quantize = {variant!r}, or 'auto' (the default: it follows the store)"
+    else:
+        how = f"--embedding-model {base!r}"
+        if variant != "none":
+            how += f" with embedding.quantize = {variant!r}"
+    return StoreMismatchError(
+        f"the store at {location} was built with embedding model {stored!r}, not {model!r}: use "
+        f"the embedding settings it was built with ({how}), another --store, or `meddraft "
+        "ingest --rebuild` to re-embed everything"
+    )
 
 
 def follow_store(settings: EmbeddingSettings, stored: str | None) -> EmbeddingSettings:
@@ -97,7 +123,7 @@ def follow_store(settings: EmbeddingSettings, stored: str | None) -> EmbeddingSe
     elif not stored:
         quantize = NEW_STORE_QUANTIZE
     else:
-        quantize = stored.rpartition("+onnx-")[2] if "+onnx-" in stored else "none"
+        quantize = split_variant(stored)[1]
     return settings.model_copy(update={"quantize": quantize})
 
 
@@ -110,7 +136,6 @@ BACKENDS: dict[str, str] = {
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     """The embedder of `settings.backend`, not loaded yet."""
-    settings = follow_store(settings, None)
     module, _, name = BACKENDS[settings.backend].partition(":")
     factory: Callable[[EmbeddingSettings], Embedder] = getattr(import_module(module), name)
     return factory(settings)

@@ -92,23 +92,6 @@ class StoreError(MeddraftError):
 class StoreMismatchError(StoreError):
     """The store was built with another embedding model than the one configured."""
 
-    @classmethod
-    def between(cls, location: str, stored: str, model: str) -> StoreMismatchError:
-        """The error for a store at `location` built with `stored` and asked with `model`; it
-        names the settings that give the store's own model."""
-        base, _, variant = stored.partition("+onnx-")
-        if base == model.partition("+onnx-")[0]:  # the same model, another variant
-            how = f"embedding.quantize = {variant or 'none'!r}, or 'auto' (the default: it follows the store)"
-        else:
-            how = f"--embedding-model {base!r}" + (
-                f" with embedding.quantize = {variant!r}" if variant else ""
-            )
-        return cls(
-            f"the store at {location} was built with embedding model {stored!r}, not {model!r}: use "
-            f"the embedding settings it was built with ({how}), another --store, or `meddraft "
-            "ingest --rebuild` to re-embed everything"
-        )
-
 
 class StoreUnavailableError(StoreError):
     """The Chroma server cannot be reached (down, restarting, or the network between): try again."""

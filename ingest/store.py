@@ -22,7 +22,8 @@ from typing import Any
 from ingest.chroma import make_client
 from ingest.config import StoreSettings
 from ingest.documents import NO_CASE, Chunk
-from ingest.errors import StoreError, StoreMismatchError, StoreUnavailableError
+from ingest.embedding import mismatch
+from ingest.errors import StoreError, StoreUnavailableError
 from ingest.lexical import LexicalIndex
 from ingest.manifest import Manifest
 from ingest.storage import local_folder, snapshot, writable
@@ -197,7 +198,7 @@ class Store:
     def check_model(self, model: str) -> None:
         stored = self.identity().get("embedding_model")
         if stored and stored != model:
-            raise StoreMismatchError.between(self.location, stored, model)
+            raise mismatch(self.location, stored, model)
 
     def drop(self) -> None:
         """Delete the collection and its manifest rows."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from eval.beir import scifact_beir
 from eval.benchmarks.figures import Figure, record
 from eval.retrieval import materialise
+from ingest.embedding import split_variant
 from rag import build_indexer, load_settings
 
 SAMPLE = 256  # texts for the ceiling
@@ -110,7 +111,7 @@ def sample_texts(folder: Path, n: int = SAMPLE) -> list[str]:
 
 def own_ceiling(result: dict, ceilings: dict) -> tuple[str, float]:
     """The variant an ingest ran ('int8' or 'fp32') and that model's ceiling in tokens/s."""
-    variant = "int8" if result["model"].endswith("+onnx-int8") else "none"
+    variant = split_variant(result["model"])[1]
     return ("fp32" if variant == "none" else variant), ceilings[variant]["tokens_per_s"]
 
 
