@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ingest.documents import Chunk, Document
+from ingest.documents import Chunk, Document, embed_text
 from ingest.text import sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -176,12 +176,12 @@ class Chunker:
     def _materialise(
         self, doc: Document, groups: list[tuple[str, list[tuple[int, int, int]]]]
     ) -> list[Chunk]:
-        drafts: list[tuple[str, int, int]] = []
+        drafts: list[tuple[str, int, int, int]] = []
         for section, spans in groups:
             drafts.extend(self._fit(doc, section, spans))
         chunks: list[Chunk] = []
         meta = doc.meta
-        for index, (section, start, end) in enumerate(drafts):
+        for index, (section, start, end, n_tokens) in enumerate(drafts):
             body = doc.text[start:end]
             pages = doc.pages_for(start, end)
             chunk = Chunk(
@@ -208,28 +208,26 @@ class Chunker:
                 page_end=pages[1] if pages else None,
                 char_start=start,
                 char_end=end,
-                n_tokens=0,
+                n_tokens=n_tokens,  # counted by `_fit` on this very embedded text
             )
             chunks.append(chunk)
-        counts = self.count([c.embed_text() for c in chunks]) if chunks else []
-        for chunk, n in zip(chunks, counts, strict=True):
-            chunk.n_tokens = n + _SPECIAL_TOKENS
         return chunks
 
     def _fit(
         self, doc: Document, section: str, spans: list[tuple[int, int, int]]
-    ) -> list[tuple[str, int, int]]:
-        """Exact check of the embedded text; halve the group until every piece fits."""
+    ) -> list[tuple[str, int, int, int]]:
+        """Exact check of the embedded text; halve the group until every piece fits. Each piece
+        comes with its embedded text's token count (special tokens in), its chunk's `n_tokens`."""
         start, end = spans[0][0], spans[-1][1]
-        probe = Chunk.model_construct(title=doc.title, section=section, text=doc.text[start:end])
-        if self.count([probe.embed_text()])[0] + _SPECIAL_TOKENS <= self.max_tokens:
-            return [(section, start, end)]
+        tokens = self.count([embed_text(doc.title, section, doc.text[start:end])])[0] + _SPECIAL_TOKENS
+        if tokens <= self.max_tokens:
+            return [(section, start, end, tokens)]
         if len(spans) == 1:
             s, e, _ = spans[0]
             budget = self._body_budget(doc.title, section) // 2
             pieces = self._split_words(doc.text, s, e, max(budget, 8))
             if len(pieces) == 1:  # a single word longer than the model input: keep, flagged by n_tokens
-                return [(section, s, e)]
+                return [(section, s, e, tokens)]
             return [f for piece in pieces for f in self._fit(doc, section, [piece])]
         mid = len(spans) // 2
         return self._fit(doc, section, spans[:mid]) + self._fit(doc, section, spans[mid:])

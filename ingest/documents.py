@@ -166,6 +166,12 @@ def context_head(title: str | None, section: str | None) -> str:
     return " > ".join(p for p in (title, section) if p)
 
 
+def embed_text(title: str | None, section: str | None, text: str) -> str:
+    """What is embedded for a chunk of `text`: the title and section give a short chunk its context."""
+    head = context_head(title, section)
+    return f"{head}\n{text}" if head else text
+
+
 class Chunk(BaseModel):
     """A piece of a document small enough for the embedding model, with its provenance."""
 
@@ -196,8 +202,7 @@ class Chunk(BaseModel):
 
     def embed_text(self) -> str:
         """What is embedded: the title and section give a short chunk its context."""
-        head = context_head(self.title, self.section)
-        return f"{head}\n{self.text}" if head else self.text
+        return embed_text(self.title, self.section, self.text)
 
     @property
     def locator(self) -> str:

@@ -138,9 +138,15 @@ def _meta(path: Path, raw: dict, default_kind: str, where: str) -> DocMeta:
         raise FrontMatterError(path, f"{where}: {problems}") from exc
 
 
+# libyaml's safe loader where the wheel has it (it does on every platform PyYAML ships for): the
+# same safe subset as yaml.SafeLoader at several times its speed, which matters for a folder of
+# thousands of short Markdown files (SciFact: 0.9 of 42 s of ingest with the pure-Python loader)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse_yaml_mapping(path: Path, text: str, where: str) -> dict:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
@@ -190,10 +196,19 @@ def _load_text(source: SourceFile, default_kind: str, digest: str) -> Document:
     return Document(id=doc_id, meta=meta, text=body, path=path, content_hash=digest)
 
 
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # ASCII's category C but tab and newline
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def clean_text(text: str) -> str:
-    """Normalise Unicode and line ends, drop control characters, trim trailing spaces."""
+    """Normalise Unicode and line ends, drop control characters (Unicode category C: control,
+    format, unassigned, private use, surrogate; tab and newline kept), trim trailing spaces.
+    The regexes run in C: only the distinct non-ASCII characters are looked up one by one."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = _ASCII_CONTROLS.sub("", text)
+    others = {ch for ch in set(_NON_ASCII.findall(text)) if unicodedata.category(ch)[0] == "C"}
+    if others:
+        text = text.translate(dict.fromkeys(map(ord, others)))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
 
 

@@ -126,3 +126,14 @@ def test_pdf_sidecar_takes_the_same_bibliographic_fields(tmp_path):
     (tmp_path / "trial.pdf.yaml").write_text("kind: study\npmid: 12a\n", encoding="utf-8")
     with pytest.raises(FrontMatterError, match=r"trial.pdf.yaml: pmid: '12a' is not a PMID"):
         load(SourceFile(pdf, tmp_path))
+
+
+def test_control_and_format_characters_are_dropped_from_the_text_letters_and_layout_kept(tmp_path):
+    # a fax export's debris: NUL, bell, a C1 control, zero-width space, BOM, soft hyphen, a
+    # private-use glyph; beside them accented and Greek letters, a tab and CRLF line ends
+    raw = (
+        "\ufeffPatient re\u0301sume\u0301 \x00de\u00adnies\x07 fever\u200b.\r\n"
+        "\u03b2-blocker\tstopped\u0085 \ue000today.  \r\n"
+    )
+    doc = load(_write(tmp_path, "fax.txt", raw))
+    assert doc.text == "Patient résumé denies fever.\nβ-blocker\tstopped today.\n"
