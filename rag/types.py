@@ -145,10 +145,14 @@ class DoseComparator(_Model):
     arithmetic: str = ""
     chunk_ids: list[str] = Field(default_factory=list)
     citations: list[int] = Field(default_factory=list)
+    weight_kg: float | None = Field(
+        None, description="The patient's weight the row was chosen for (weight bands, per-kg rows)."
+    )
 
 
 class DosingAnalysis(_Model):
     requested: Dose | None = None
+    loading: Dose | None = Field(None, description="The requested one-time (loading, induction) dose, in mg.")
     comparators: list[DoseComparator] = Field(default_factory=list)
     summary: str = ""
 
@@ -284,6 +288,10 @@ class RequestInfo(_Model):
     route: str | None = None
     patient_age: float | None = None
     patient_weight_kg: float | None = None
+    weight_chunk_ids: list[str] = Field(
+        default_factory=list,
+        description="Chunks of the case's documents that state that weight.",
+    )
     request_date: str | None = None
     source_chunk_ids: list[str] = Field(default_factory=list)
     disagreements: list[Flag] = Field(

@@ -6,7 +6,7 @@ import re
 
 from ingest.store import Store
 from rag.analysis.criteria import DoseLimit, Indication
-from rag.analysis.dosing import find_regimens, format_mg
+from rag.analysis.dosing import find_regimens, format_mg, parse_regimen
 from rag.analysis.policy import core_phrase, find_policy_docs
 from rag.retrieval.passages import SourceDoc, literature_catalogue, load_documents, units
 from rag.retrieval.scope import LITERATURE_KINDS
@@ -60,11 +60,24 @@ def dosing_analysis(
             (higher.mg_per_28_days or 0) > (limit.mg_per_28_days or 0)
         ):
             comparators.append(higher)
+    loading_text = request.dose.loading_text if request.dose else None
+    loading = parse_regimen(loading_text, weight_kg=weight) if loading_text else None
+    if (
+        loading
+        and indication is not None
+        and (single := policy_single_dose(indication, request, loading.route))
+    ):
+        comparators.append(single)  # only beside a requested one-time dose: else it answers nothing
     if label:
         comparators += _label_comparators(label, request, weight)
     comparators += _literature_comparators(store, request, weight)
     summary = _dose_summary(request.dose, comparators)
-    return DosingAnalysis(requested=request.dose, comparators=comparators, summary=summary)
+    return DosingAnalysis(
+        requested=request.dose,
+        loading=loading,
+        comparators=comparators,
+        summary=summary,
+    )
 
 
 CONDITIONAL = "policy_conditional"  # a comparator's source_kind: a policy limit granted under a condition
@@ -100,7 +113,88 @@ def policy_limit(
     else:
         label, kind = f"Policy limit ({indication.name})", "policy"
     text = (limit.condition or limit.text) if conditional else limit.text  # the condition is what matters
-    return _comparator(label, kind, dose, text, limit.chunk_id or "")
+    comparator = _comparator(label, kind, dose, text, limit.chunk_id or "")
+    if _by_weight(limit):
+        comparator.weight_kg = weight
+    return comparator
+
+
+SINGLE = "policy_single"  # a comparator's source_kind: the policy's one-time (induction) dose
+_ONE_TIME = re.compile(r"induction|loading|\bonce\b|single|one[- ]time|initial dose", re.I)
+# a row that also states a repeat ('6 mg/kg IV once, then 1.75 mg/kg every 4 weeks, maximum 300
+# mg per maintenance infusion') mixes phases: which number caps which dose is not read
+_REPEATS = re.compile(r"\bevery\b|\bq\s*\d|\bweekly\b|\bmonthly\b|\bthen\b|maintenance", re.I)
+
+
+def policy_single_dose(
+    indication: Indication, request: RequestInfo, route: str | None = None
+) -> DoseComparator | None:
+    """The policy's one-time dose for the indication (an IV induction set by weight band: '≤ 55
+    kg: 260 mg; > 55 kg to 85 kg: 390 mg; > 85 kg: 520 mg'), for the patient's weight: rows with a
+    dose and no repeat interval that are weight-banded, or say induction, loading, once or single
+    and state no repeat; on `route` (of the requested one-time dose) when both name one. With
+    weight-banded rows and no documented weight, a comparator without a dose: the engine cannot
+    say which row applies, and says so rather than pick one."""
+    weight = request.patient_weight_kg
+    rows = [
+        limit
+        for limit in indication.dose_limits
+        if not limit.every_days
+        and limit.phase != "maintenance"
+        and not limit.condition
+        and (limit.mg is not None or limit.per_kg_mg is not None)
+        and (_banded(limit) or (_ONE_TIME.search(limit.text) and not _REPEATS.search(limit.text)))
+        and not (route and limit.route and limit.route.upper() != route.upper())
+        and _for_age(limit.text, request.patient_age)
+    ]
+    if not rows:
+        return None
+    label = f"Policy one-time dose ({indication.name})"
+    banded = [r for r in rows if _banded(r)]
+    if banded and weight is None:
+        return DoseComparator(
+            label=label,
+            source_kind=SINGLE,
+            dose_text="; ".join(r.text for r in banded),
+            arithmetic="set by body weight; no weight is documented",
+            chunk_ids=list(dict.fromkeys(r.chunk_id for r in banded if r.chunk_id))[:2],
+        )
+    fitting = [r for r in rows if weight is None or not _by_weight(r) or _in_band(r, weight)]
+    doses = [(d, r) for r in fitting if (d := _single_mg(r, weight)) is not None]
+    if not doses:
+        return None
+    (mg, written), row = max(doses, key=lambda t: t[0][0])
+    return DoseComparator(
+        label=label,
+        source_kind=SINGLE,
+        dose_mg=mg,
+        dose_text=row.text,
+        arithmetic=f"one dose of {written}" + (f" for a weight of {weight:g} kg" if _by_weight(row) else ""),
+        chunk_ids=[row.chunk_id] if row.chunk_id else [],
+        weight_kg=weight if _by_weight(row) else None,
+    )
+
+
+def _single_mg(limit: DoseLimit, weight: float | None) -> tuple[float, str] | None:
+    """One dose of a limit row in mg and how it was worked out (per-kg rows need the weight)."""
+    if limit.mg is not None:
+        return limit.mg, format_mg(limit.mg)
+    if limit.per_kg_mg is None or not weight:
+        return None
+    mg = limit.per_kg_mg * weight
+    written = f"{limit.per_kg_mg:g} mg/kg x {weight:g} kg = {format_mg(mg)}"
+    if limit.cap_mg is not None and mg > limit.cap_mg:
+        mg, written = limit.cap_mg, f"{written}, capped at {format_mg(limit.cap_mg)}"
+    return mg, written
+
+
+def _banded(limit: DoseLimit) -> bool:
+    return limit.weight_min_kg is not None or limit.weight_max_kg is not None
+
+
+def _by_weight(limit: DoseLimit) -> bool:
+    """Whether the row's dose depends on the patient's weight (a weight band or mg per kg)."""
+    return _banded(limit) or limit.per_kg_mg is not None
 
 
 _AGE_RANGE = re.compile(r"\b(\d{1,2})\s*(?:to|-|–)\s*(\d{1,2})\s*(?:years|yrs)\b", re.I)
@@ -124,15 +218,10 @@ def _for_age(text: str, age: float | None) -> bool:
 
 def _limit_dose(limit: DoseLimit, weight: float | None) -> Dose | None:
     """A limit row in mg per 28 days, with the arithmetic shown (per-kg rows need the weight)."""
-    if limit.mg is not None:
-        mg, written = limit.mg, format_mg(limit.mg)
-    elif limit.per_kg_mg is not None and weight:
-        mg = limit.per_kg_mg * weight
-        written = f"{limit.per_kg_mg:g} mg/kg x {weight:g} kg = {format_mg(mg)}"
-        if limit.cap_mg is not None and mg > limit.cap_mg:
-            mg, written = limit.cap_mg, f"{written}, capped at {format_mg(limit.cap_mg)}"
-    else:
+    one = _single_mg(limit, weight)
+    if one is None:
         return None
+    mg, written = one
     per_28 = round(mg * 28 / limit.every_days, 1)
     every = limit.every_days
     arithmetic = f"{written} every {every:g} days = {mg:g} x 28/{every:g} = {format_mg(per_28)} per 28 days"

@@ -366,7 +366,9 @@ def parse_regimen(text: str, *, weight_kg: float | None = None, drug: str | None
     if per_m2:
         dose = dose.model_copy(update={"arithmetic": f"{per_m2}; {dose.arithmetic}"})
     if i > 0 and dose.loading_text is None and not any(m.interval for m in chains[i - 1]):
-        before = text[max(0, chains[i - 1][0].start - 40) : chains[i - 1][-1].end]
+        # the words around the dose-only regimen, up to the next one: 'induction 390 mg IV' or
+        # '390 mg IV as a single weight-based induction dose, followed by 90 mg ...'
+        before = text[max(0, chains[i - 1][0].start - 40) : chains[i][0].start]
         if re.search(r"loading|initial|induction|\bonce\b|\bday\s*1\b|\bweek\s*0\b", before, re.I):
             loading = text[chains[i - 1][0].start : chains[i - 1][-1].end].strip()
             dose = dose.model_copy(update={"loading_text": loading})

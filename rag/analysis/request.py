@@ -142,6 +142,8 @@ def find_indication(question: str, fields: Fields, docs: list[SourceDoc]) -> lis
 
 _WEIGHT = re.compile(
     r"\b(?:(?:body|dosing|current)\s+)?(?:weight|wt|weighs?)(?!\s*(?:loss|gain|change|reduction|decrease|increase))"
+    # a change is not a weight: 'Wt down ~5 kg since 10/2024', 'weight fell by 6 kg'
+    r"(?![^.\d\n]{0,20}?\b(?:down|up|lost|loss|gain(?:ed)?|dropped|fell|decreased|increased|reduced|by)\b)"
     r"\b[^.\d\n]{0,20}?(?P<n>\d+(?:\.\d+)?)\s*(?P<u>kg|lbs?)\b",
     re.I,
 )
@@ -242,6 +244,7 @@ def parse_request(question: str, docs: list[SourceDoc]) -> RequestInfo:
         route=dose.route if dose else None,
         patient_age=find_age(fields, requests, on, question) or find_age(fields, docs, on),
         patient_weight_kg=weight,
+        weight_chunk_ids=_weight_chunks([*requests, *docs], weight),
         request_date=request_date,
         source_chunk_ids=list(dict.fromkeys(chunk_ids))[:20],
         disagreements=disagreements,
@@ -324,6 +327,20 @@ def _dose_from_fields(fields: Fields, weight: float | None, drug: str):
         if dose is not None and (dose.mg_per_28_days is not None or dose.per_kg):
             return dose
     return None
+
+
+def _weight_chunks(docs: list[SourceDoc], weight: float | None) -> list[str]:
+    """Chunks whose sentences state `weight` ('Current weight | 70.0 kg', 'Wt 70.0 kg')."""
+    if weight is None:
+        return []
+    found = [
+        sentence.chunk_id
+        for doc in docs
+        for sentence in doc.sentences
+        if (m := _WEIGHT.search(sentence.text) or _PERSON_WEIGHT.search(sentence.text))
+        and abs(_kg(m) - weight) < 0.05
+    ]
+    return list(dict.fromkeys(found))[:2]
 
 
 def _dose_chunks(docs: list[SourceDoc], dose, weight: float | None) -> list[str]:

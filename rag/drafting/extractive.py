@@ -12,11 +12,12 @@ import re
 from rag.analysis import Analysis
 from rag.analysis.lexicon import drug_names
 from rag.analysis.policy import core_phrase
+from rag.drafting.dosing import dosing_bullets
 from rag.drafting.findings import Reason, _and, reasons, verdict_summary
 from rag.drafting.relevance import about_requested, age_matters, on_indication
 from rag.retrieval.passages import text_sentences
 from rag.safety import looks_like_instruction
-from rag.text import amount, plain, shorten
+from rag.text import plain, shorten
 from rag.types import (
     SECTION_TITLES,
     Assessment,
@@ -73,7 +74,7 @@ class ExtractiveGenerator:
         bullets = {
             "evidence": self._evidence(hits, analysis),
             "patient_context": self._patient(hits, analysis),
-            "dosing": self._dosing(analysis),
+            "dosing": dosing_bullets(analysis),
             "pitfalls": self._pitfalls(hits, analysis, found),
             "recommendation": self._recommend(analysis, found),
         }
@@ -145,55 +146,6 @@ class ExtractiveGenerator:
         quoted = [_key(e.quote) for c in analysis.deciding for e in c.evidence if e.quote]
         scored = [t for t in scored if not any(_key(t[3]) in q or q in _key(t[3]) for q in quoted)]
         return _pick(scored, limit=6, per_doc=2)
-
-    def _dosing(self, analysis: Analysis) -> list[Bullet]:
-        """One statement: the request in mg per 28 days against each comparator; the table that
-        follows it in every rendering shows the arithmetic."""
-        dosing = analysis.dosing
-        requested = dosing.requested
-        if requested and requested.per_kg and not requested.weight_kg:
-            return [
-                Bullet(
-                    text=f"The request is {plain(requested.dose_text)}; the patient's weight is needed "
-                    "to convert this per-kg dose to mg.",
-                    chunk_ids=analysis.request.source_chunk_ids[:1],
-                )
-            ]
-        if not (requested and requested.mg_per_28_days):
-            return []
-        parts, chunk_ids, computed = [], analysis.request.source_chunk_ids[:1], _numbers(requested.arithmetic)
-        literature = []
-        for c in dosing.comparators:
-            if not c.mg_per_28_days:
-                continue
-            chunk_ids += c.chunk_ids[:1]
-            computed += [*_numbers(c.arithmetic), amount(c.mg_per_28_days)]
-            if c.source_kind == "literature":
-                literature.append(c)
-                continue
-            what = {
-                "policy": "the policy's limit",
-                "policy_conditional": "the higher limit the policy grants only under a condition",
-            }.get(c.source_kind, "the highest labeled dose")
-            parts.append(_relation(requested.mg_per_28_days, c.mg_per_28_days, what, computed))
-        terms = [*analysis.indications, *(c for c in (core_phrase(i) for i in analysis.indications) if c)]
-        keys = [(c.mg_per_28_days, not _on_topic(c.label, terms)) for c in literature]
-        for value, elsewhere in dict.fromkeys(keys):
-            count = keys.count((value, elsewhere))
-            where = " on other indications" if elsewhere else ""
-            what = (
-                f"the regimen a published source{where} reports"
-                if count == 1
-                else f"the regimen {count} published sources{where} report"
-            )
-            computed.append(str(count))
-            parts.append(_relation(requested.mg_per_28_days, value, what, computed))
-        req = amount(requested.mg_per_28_days, grouped=True)
-        regimen = plain(requested.dose_text)
-        text = f"The request, {regimen}, comes to {req} mg per 28 days" + (
-            f", {_and(parts)}." if parts else "."
-        )
-        return [Bullet(text=text, chunk_ids=list(dict.fromkeys(chunk_ids)), computed=computed)]
 
     def _pitfalls(self, hits: list[Hit], analysis: Analysis, found: list[Reason]) -> list[Bullet]:
         bullets: list[Bullet] = []
@@ -372,28 +324,6 @@ def _short(text: str, size: int = 70) -> str:
     return shorten(text, size)
 
 
-def _numbers(text: str) -> list[str]:
-    return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
-
-
 def _other_drug(sentence: str, names: list[str]) -> bool:
     wanted = {n.lower() for n in names}
     return any(d.lower() not in wanted for d in drug_names(sentence))
-
-
-def _on_topic(label: str, terms: list[str]) -> bool:
-    """Whether a literature dose comparator ('Literature: <title>') is about the indication."""
-    hit = Hit(doc_id="", title=label, kind="study", chunk_id="", text="")
-    return on_indication(hit, "", terms)
-
-
-def _relation(requested: float, other: float, what: str, computed: list[str]) -> str:
-    """'4 times the policy's limit (300 mg)', 'equal to ...', 'below ...'."""
-    ratio = requested / other
-    value = amount(other, grouped=True)
-    if abs(ratio - 1) <= 0.01:
-        return f"equal to {what} ({value} mg)"
-    if ratio < 1:
-        return f"below {what} ({value} mg)"
-    computed.append(amount(ratio))
-    return f"{amount(ratio)} times {what} ({value} mg)"

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from rag.analysis import Analysis
+from rag.analysis.comparators import SINGLE
+from rag.analysis.evaluators.dose_limit import TOLERANCE as DOSE_TOLERANCE
 from rag.analysis.evaluators.typed import EXCLUDES, NEEDS_REVIEWER, RULED_OUT
 from rag.text import amount, first_sentence, leading_clause, plain, shorten
 from rag.types import Bullet, Criterion, Evidence, Section
@@ -65,6 +67,8 @@ def reasons(analysis: Analysis) -> list[Reason]:
             continue
         if c.kind == "dose_limit" and c.status == "not_met":
             out.append(_dose(c, analysis))
+        elif same := next((r for r in out if r.criteria[0].rationale == c.rationale), None):
+            same.criteria.append(c)  # 'the dose exceeds the limits' as an exclusion: the same finding
         else:
             out.append(_other(c))
     return out
@@ -181,10 +185,44 @@ def _indication(group: list[Criterion], analysis: Analysis) -> Reason:
     )
 
 
+def _one_time_dose(c: Criterion, analysis: Analysis, chunk_ids: list[str]) -> Reason | None:
+    """The reason when the one-time (induction) dose is above the policy's dose for the patient's
+    weight while the maintenance rate is within its limit."""
+    dosing = analysis.dosing
+    requested, loading = dosing.requested, dosing.loading
+    limit = next((x for x in dosing.comparators if x.source_kind == "policy"), None)
+    single = next((x for x in dosing.comparators if x.source_kind == SINGLE and x.dose_mg), None)
+    if not (single and loading and loading.dose_mg and loading.dose_mg > single.dose_mg * DOSE_TOLERANCE):
+        return None
+    rate, most = (requested.mg_per_28_days if requested else None), (limit.mg_per_28_days if limit else None)
+    if rate and most and rate > most * DOSE_TOLERANCE:
+        return None  # the maintenance rate is over too: the rate is the reason given
+    asked, allowed = amount(loading.dose_mg, grouped=True), amount(single.dose_mg, grouped=True)
+    ratio = amount(loading.dose_mg / single.dose_mg)
+    weight = f" for the patient's weight of {amount(single.weight_kg)} kg" if single.weight_kg else ""
+    numbers = _numbers(loading.arithmetic)
+    return Reason(
+        criteria=[c],
+        clause=f"the requested one-time dose of {asked} mg is above the policy's {allowed} mg{weight}",
+        label="the one-time dose is above the policy's dose",
+        finding=(
+            f'The policy gives "{_quoted(single.dose_text)}" as the one-time dose{weight}. The '
+            f"request's one-time dose, {plain(loading.dose_text)}, is "
+            + (f"{asked} mg, " if loading.per_kg else "")
+            + f"{ratio} times that."
+        ),
+        chunk_ids=list(dict.fromkeys(chunk_ids + single.chunk_ids[:1])),
+        computed=[asked, allowed, ratio, amount(single.weight_kg or 0), *c.computed, *numbers],
+        remedy=f"a one-time dose of {allowed} mg{weight}",
+    )
+
+
 def _dose(c: Criterion, analysis: Analysis) -> Reason:
     requested = analysis.dosing.requested
     limit = next((x for x in analysis.dosing.comparators if x.source_kind == "policy"), None)
     chunk_ids = [e.chunk_id for e in c.evidence[:1]] + analysis.request.source_chunk_ids[:1]
+    if reason := _one_time_dose(c, analysis, chunk_ids):
+        return reason
     if requested and requested.mg_per_28_days and limit and limit.mg_per_28_days:
         ratio = amount(requested.mg_per_28_days / limit.mg_per_28_days)
         req, lim = amount(requested.mg_per_28_days, grouped=True), amount(limit.mg_per_28_days, grouped=True)

@@ -114,6 +114,9 @@ def test_two_different_drugs_means_two():
         ("Age: 8 months. Weight 9 kg.", 0.67, 9.0),
         ("Symptoms since age 12. DOB 02/03/1980. Weight loss of 6 kg; weight 82 kg today.", 45.0, 82.0),
         ("S: 34M w/ Crohn's disease. Wt 70 kg.", 34.0, 70.0),
+        # a change of weight is not the weight: the vitals line after it is
+        ("34 y/o M. Wt down ~5 kg since 10/2024. Vitals: BP 118/74 | Wt 70.0 kg", 34.0, 70.0),
+        ("34 y/o M. Weight fell by 6 kg over the winter.", 34.0, None),
     ],
 )
 def test_age_and_weight_are_read_from_what_they_mean(text, age, weight):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from rag.analysis.comparators import SINGLE
 from rag.analysis.dosing import format_mg
 from rag.analysis.evaluators.common import Finding
+from rag.text import plain
 from rag.types import Criterion, DosingAnalysis, Evidence
 
 TOLERANCE = 1.01  # rounding in the policy's own arithmetic is not an excess
@@ -60,13 +62,52 @@ def dose_limit_finding(dosing: DosingAnalysis, policy_doc_id: str) -> Finding | 
             evidence,
             numbers,
         )
-    return Finding(
+    for_weight = f" for a weight of {limit.weight_kg:g} kg" if limit.weight_kg else ""
+    finding = Finding(
         "not_met" if over else "met",
-        f"{requested.arithmetic}; the limit is {format_mg(limit.mg_per_28_days)} per 28 days"
+        f"{requested.arithmetic}; the limit{for_weight} is {format_mg(limit.mg_per_28_days)} per 28 days"
         f" ({limit.dose_text}): {'above' if over else 'within'} the limit.",
         evidence,
-        re.findall(r"\d+(?:\.\d+)?", f"{requested.arithmetic} {limit.mg_per_28_days} {limit.arithmetic}"),
+        re.findall(
+            r"\d+(?:\.\d+)?",
+            f"{requested.arithmetic} {limit.mg_per_28_days} {limit.arithmetic} {limit.weight_kg or ''}",
+        ),
     )
+    return _with_one_time_dose(finding, dosing, policy_doc_id)
+
+
+def _with_one_time_dose(finding: Finding, dosing: DosingAnalysis, policy_doc_id: str) -> Finding:
+    """The requested one-time (induction) dose against the policy's one-time dose for the patient's
+    weight, added to the maintenance finding: above it is `not_met`; a weight-banded induction with
+    no documented weight, or an induction that cannot be read in mg, is `insufficient` (never `met`
+    because the maintenance dose is within its limit)."""
+    single = next((c for c in dosing.comparators if c.source_kind == SINGLE), None)
+    loading = dosing.loading
+    if single is None or loading is None:
+        return finding
+    asked = plain(loading.dose_text)
+    evidence = finding.evidence + [
+        Evidence(chunk_id=c, doc_id=policy_doc_id, quote=single.dose_text) for c in single.chunk_ids[:1] if c
+    ]
+    if single.dose_mg is None or loading.dose_mg is None:
+        why = (
+            f"the policy sets it by body weight ({single.dose_text}) and no weight is documented"
+            if single.dose_mg is None
+            else f"it could not be read in mg ({loading.arithmetic})"
+        )
+        status = "not_met" if finding.status == "not_met" else "insufficient"
+        text = f"{finding.rationale} The requested one-time dose, {asked}, cannot be checked: {why}."
+        return Finding(status, text, evidence, finding.computed)
+    over = loading.dose_mg > single.dose_mg * TOLERANCE
+    relation = "above" if over else "equal to" if loading.dose_mg * TOLERANCE >= single.dose_mg else "below"
+    weight = f" for the patient's weight of {single.weight_kg:g} kg" if single.weight_kg else ""
+    working = f" ({loading.arithmetic.split(';')[0]})" if loading.per_kg else ""
+    text = (
+        f"{finding.rationale} The requested one-time dose, {asked}{working}, is {relation} the "
+        f"policy's {format_mg(single.dose_mg)}{weight} ({single.dose_text})."
+    )
+    numbers = re.findall(r"\d+(?:\.\d+)?", f"{loading.arithmetic} {single.dose_mg} {single.weight_kg or ''}")
+    return Finding("not_met" if over else finding.status, text, evidence, finding.computed + numbers)
 
 
 def dose_limit_criterion(dosing: DosingAnalysis, policy_doc_id: str, finding: Finding) -> Criterion:
