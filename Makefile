@@ -77,7 +77,7 @@ EVAL_STORE := .meddraft-eval
 # The realworld set (payer PDFs, clinic notes) is read from ../shared/data, never copied here.
 SHARED_DATA ?= ../shared/data
 REALWORLD   := $(SHARED_DATA)/realworld
-# Six cases of our own in other clinic styles, read against the corpus and realworld policies.
+# Seven cases of our own in other clinic styles, read against the corpus and realworld policies.
 STYLES      := eval/gold-styles
 eval: setup
 	$(BIN)/meddraft ingest corpus/ --store $(EVAL_STORE) --quiet

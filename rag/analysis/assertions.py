@@ -118,6 +118,12 @@ _NEG_WINDOW = re.compile(
     re.I,
 )
 _CONTRAST = re.compile(r"\b(?:but|however|although|except)\b", re.I)
+# A form's question that names the concept, answered 'None' or 'No' in the next table cell or
+# after a colon: '| Prior TNF blocker, vedolizumab or JAK inhibitor | None |'. The label may run
+# on after the concept but holds no number (with a dose, 'side effects: none' is about a drug given).
+_ANSWERED_NO = re.compile(
+    r"[^:|;.\d]{0,80}[:|]\s*(?:none|no|nil|never|n/?a|not applicable)\b\s*[.;|]?\s*$", re.I
+)
 
 
 def assertion_of(sentence: str, start: int, end: int) -> tuple[Assertion, list[str]]:
@@ -150,10 +156,9 @@ def _assertion(sentence: str, start: int, end: int) -> tuple[Assertion, tuple[st
         else:
             categories.add(modifier.category)
     before = sentence[max(0, start - 60) : start]
-    if (
-        "NEGATED_EXISTENCE" not in categories
-        and _NEG_WINDOW.search(before)
-        and not _CONTRAST.search(before[-40:])
+    if "NEGATED_EXISTENCE" not in categories and (
+        (_NEG_WINDOW.search(before) and not _CONTRAST.search(before[-40:]))
+        or _ANSWERED_NO.match(sentence, end)
     ):
         categories.add("NEGATED_EXISTENCE")
     ordered = tuple(sorted(categories))

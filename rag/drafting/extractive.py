@@ -49,6 +49,9 @@ _SIZE = re.compile(
     r"((?:\w+\s)?(?:patients|participants|subjects|cases|adults|children|studies|reports|articles))\b",
     re.I,
 )
+# an order set's or form's checkbox run ('[X] Ustekinumab 520 mg ... [ ] Premedication'), or a
+# signature line: not a sentence a writer would quote as the patient's context
+_FORM_OR_SIGNATURE = re.compile(r"\[[ xX]\]|[☐☒]|^(?:electronically )?signed\b", re.I)
 _DEFINITIONS = re.compile(r"\b(?:outcome definitions?|definitions?|search strategy)\s*$", re.I)
 DESIGNS = {"systematic_review": "systematic review", "study": "study", "guideline": "guideline"}
 
@@ -134,6 +137,7 @@ class ExtractiveGenerator:
                     " | " in sentence
                     or re.match(r"(?:patient|member|visit|date|dob)\b", sentence, re.I)
                     or re.search(r"\b(?:MRN|DOB|Printed)\b", sentence)  # a page or form header
+                    or _FORM_OR_SIGNATURE.search(sentence)
                 )
                 if (
                     score >= 3

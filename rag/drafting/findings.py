@@ -59,18 +59,24 @@ def reasons(analysis: Analysis) -> list[Reason]:
     if analysis.verdict == "indicated":
         return [_met(c) for c in analysis.criteria if c.kind == "requirement"][:5]
     out: list[Reason] = []
+    dose_of = {d.rationale: d for d in deciding if d.kind == "dose_limit" and d.status == "not_met"}
+    said: dict[str, Reason] = {}
     indication = [c for c in deciding if _about_indication(c)]
     if indication and analysis.verdict == "not_indicated":
         out.append(_indication(indication, analysis))
     for c in deciding:
         if c in indication and analysis.verdict == "not_indicated":
             continue
-        if c.kind == "dose_limit" and c.status == "not_met":
-            out.append(_dose(c, analysis))
-        elif same := next((r for r in out if r.criteria[0].rationale == c.rationale), None):
-            same.criteria.append(c)  # 'the dose exceeds the limits' as an exclusion: the same finding
-        else:
+        dose = dose_of.get(c.rationale) if c.status == "not_met" else None
+        if dose is None:
             out.append(_other(c))
+        elif c.rationale in said:  # 'the dose exceeds the limits' as an exclusion: the same finding
+            if c not in said[c.rationale].criteria:
+                said[c.rationale].criteria.append(c)
+        else:  # said once, where the first criterion that states it stands
+            said[c.rationale] = reason = _dose(dose, analysis)
+            reason.criteria = [c, *(x for x in reason.criteria if x is not c)]
+            out.append(reason)
     return out
 
 
@@ -211,7 +217,9 @@ def _one_time_dose(c: Criterion, analysis: Analysis, chunk_ids: list[str]) -> Re
             + (f"{asked} mg, " if loading.per_kg else "")
             + f"{ratio} times that."
         ),
-        chunk_ids=list(dict.fromkeys(chunk_ids + single.chunk_ids[:1])),
+        chunk_ids=list(
+            dict.fromkeys(chunk_ids + single.chunk_ids[:1] + analysis.request.weight_chunk_ids[:1])
+        ),
         computed=[asked, allowed, ratio, amount(single.weight_kg or 0), *c.computed, *numbers],
         remedy=f"a one-time dose of {allowed} mg{weight}",
     )

@@ -279,3 +279,20 @@ def test_a_long_policy_option_keeps_its_whole_leading_clause():
     assert leading_clause("Dx: " + POLICY_OPTION, 140).startswith(
         "Dx: History"
     )  # a break too early is not one
+
+
+def test_patient_context_skips_order_set_checkbox_runs_and_signature_lines():
+    from types import SimpleNamespace
+
+    from rag.drafting.extractive import ExtractiveGenerator
+
+    text = (
+        "Flaring since 10/2024: 7-9 bloody stools/day, 2 nocturnal, urgency, tenesmus.\n"
+        "ORDERS [X] Ustekinumab 520 mg in 0.9% NaCl 250 mL IV over at least 1 hour, ONCE (week 0) "
+        "[ ] Premedication: none required\n"
+        "Electronically signed: Anand Kulkarni, MD, Gastroenterology, 03/03/2025 16:12\n"
+    )
+    hit = Hit(doc_id="n", title="n", kind="clinical_note", chunk_id="c", text=text, case_id="case-x")
+    analysis = SimpleNamespace(case_id="case-x", deciding=[])
+    picked = [b.text for b in ExtractiveGenerator()._patient([hit], analysis)]
+    assert picked == ["Flaring since 10/2024: 7-9 bloody stools/day, 2 nocturnal, urgency, tenesmus."], picked

@@ -291,3 +291,21 @@ def test_a_new_positive_beside_a_prior_negative_reads_positive_and_needs_treatme
     treated = _facts(QUESTION, positive, "Latent TB infection: treatment completed 1/21/2025 (4 months).")
     result = evaluate(criterion, treated, "p")
     assert result.status == "met" and "treated as the policy allows" in result.rationale
+
+
+def test_a_form_question_answered_none_is_no_trial_and_the_next_row_is_not_its_outcome():
+    # a payer portal's question/answer table: 'None' answers the row that names the drugs, and
+    # the next row's 'no response' is about another drug
+    portal = (
+        "## Clinical questions\n\n| Question | Answer |\n|---|---|\n"
+        "| Prior TNF blocker, vedolizumab or JAK inhibitor | None |\n"
+        "| Conventional agents tried | Mesalamine 4.8 g/day 10/2024 - 01/2025, no response |\n"
+    )
+    criterion = _criterion(
+        "Inadequate response, loss of response, or intolerance to a TNF blocker, vedolizumab, or a "
+        "Janus kinase (JAK) inhibitor"
+    )
+    result = evaluate(criterion, _facts(QUESTION, portal), "p")
+    assert result.status != "met", result.rationale
+    colon = "Prior TNF blocker, vedolizumab or JAK inhibitor: None.\nMesalamine: no response."
+    assert evaluate(criterion, _facts(QUESTION, colon), "p").status != "met"

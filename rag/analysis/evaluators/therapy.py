@@ -120,7 +120,14 @@ def prior_therapy(
                 continue  # 'topical clindamycin' is not the oral antibiotic the policy asks for
             window = facts.sentences
             idx = window.index(m.sentence) if m.sentence in window else -1
-            context = " ".join(s.text for s in window[idx : idx + 2]) if idx >= 0 else m.sentence.text
+            # the next sentence may say how it went, unless this is a table row: the next row is
+            # another question or another drug ('| Conventional agents tried | ... no response |')
+            row_text = m.sentence.text.lstrip().startswith("|")
+            context = (
+                " ".join(s.text for s in window[idx : idx + 2])
+                if idx >= 0 and not row_text
+                else m.sentence.text
+            )
             days = max(
                 durations_days(m.sentence.text, facts.sentence_date(m.sentence) or facts.as_of),
                 default=None,
