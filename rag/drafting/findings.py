@@ -85,6 +85,12 @@ def verdict_summary(analysis: Analysis, found: list[Reason]) -> str:
     r = analysis.request
     drug = r.drug[:1].upper() + r.drug[1:]
     dose = plain(r.dose.dose_text) if r.dose and r.dose.dose_text else ""
+    loading = analysis.dosing.loading
+    one_time = any(c.source_kind == SINGLE for c in analysis.dosing.comparators)
+    if dose and one_time and loading and loading.dose_mg:  # a one-time induction is requested too
+        induction = plain(loading.dose_text)
+        once = "" if re.search(r"\bonce\b|\bsingle\b", induction, re.I) else " once"
+        dose = f"{induction}{once}, then {dose},"
     head = f"{drug} {dose}".strip() + f" {_VERDICT_WORDS[analysis.verdict]}"
     if r.indication:
         head += f" for this patient with {r.indication}"

@@ -131,6 +131,9 @@ def _criterion(draft, cid: str):
 def test_a_draft_names_the_induction_and_the_weight_it_was_checked_for(store_parts):
     draft = _assess(store_parts, QUESTION.format(induction="390 mg"), "cd-201")
     assert draft.verdict.label == "indicated", draft.verdict.summary
+    assert draft.verdict.summary.startswith(
+        "Ustekinumab 390 mg IV once, then 90 mg subcutaneously every 8 weeks, is medically indicated"
+    )
     assert "for the patient's weight of 70 kg" in _criterion(draft, "A.4").rationale
     maintenance, induction = next(s for s in draft.sections if s.key == "dosing").bullets
     assert "comes to 45 mg per 28 days, equal to the policy's limit" in maintenance.text
