@@ -135,6 +135,9 @@ class Dose(_Model):
     arithmetic: str = Field("", description="How mg_per_28_days was computed, shown to readers.")
 
 
+ONE_TIME_DOSE = "policy_single"  # a comparator's source_kind: the policy's one-time (induction) dose
+
+
 class DoseComparator(_Model):
     label: str = Field(description="Where the comparator comes from, e.g. 'policy limit'.")
     source_kind: str = Field(description="drug_label | policy | literature")

@@ -10,7 +10,7 @@ from rag.analysis.dosing import find_regimens, format_mg, parse_regimen
 from rag.analysis.policy import core_phrase, find_policy_docs
 from rag.retrieval.passages import SourceDoc, literature_catalogue, load_documents, units
 from rag.retrieval.scope import LITERATURE_KINDS
-from rag.types import Dose, DoseComparator, DosingAnalysis, RequestInfo
+from rag.types import ONE_TIME_DOSE, Dose, DoseComparator, DosingAnalysis, RequestInfo
 
 _LIMIT_WORDS = re.compile(r"maximum|\bmax\b|up to|limit|not (?:to )?exceed|no more than|covered dose", re.I)
 _TYPICAL = re.compile(
@@ -119,7 +119,7 @@ def policy_limit(
     return comparator
 
 
-SINGLE = "policy_single"  # a comparator's source_kind: the policy's one-time (induction) dose
+SINGLE = ONE_TIME_DOSE  # a comparator's source_kind: the policy's one-time (induction) dose
 _ONE_TIME = re.compile(r"induction|loading|\bonce\b|single|one[- ]time|initial dose", re.I)
 # a row that also states a repeat ('6 mg/kg IV once, then 1.75 mg/kg every 4 weeks, maximum 300
 # mg per maintenance infusion') mixes phases: which number caps which dose is not read

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from rag.rendering import ama
 from rag.text import amount, plain
-from rag.types import SECTION_TITLES, Assessment, Bullet, Criterion, Reference, Section
+from rag.types import ONE_TIME_DOSE, SECTION_TITLES, Assessment, Bullet, Criterion, Reference, Section
 
 VERDICT_LABELS: dict[str, str] = {
     "indicated": "Medically indicated",
@@ -256,6 +256,17 @@ def dosing_rows(assessment: Assessment) -> list[DoseRow]:
             citations=[],
         )
     ]
+    loading = dosing.loading
+    if loading and loading.dose_mg and any(c.source_kind == ONE_TIME_DOSE for c in dosing.comparators):
+        rows.append(
+            DoseRow(
+                label="Requested one-time dose",
+                dose_text=plain(loading.dose_text),
+                mg_per_28_days=mg(None),
+                arithmetic=f"one dose of {one_line(loading.arithmetic.split(';')[0])}",
+                citations=[],
+            )
+        )
     rows += [
         DoseRow(
             label=one_line(c.label),

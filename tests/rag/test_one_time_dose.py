@@ -142,6 +142,11 @@ def test_a_draft_names_the_induction_and_the_weight_it_was_checked_for(store_par
         "70 kg (> 55 kg to 85 kg: 390 mg)."
     )
     assert induction.supported and induction.citations
+    from rag.rendering import render
+
+    table = render(draft, "md")
+    assert "| Requested one-time dose | 390 mg IV | — | one dose of 390 mg |" in table
+    assert "| Policy one-time dose (Crohn's disease (CD)) | > 55 kg to 85 kg: 390 mg | — |" in table
 
 
 def test_a_draft_denies_an_induction_above_the_band_and_says_why_once(store_parts):
