@@ -133,8 +133,8 @@ def policy_single_dose(
     kg: 260 mg; > 55 kg to 85 kg: 390 mg; > 85 kg: 520 mg'), for the patient's weight: rows with a
     dose and no repeat interval that are weight-banded, or say induction, loading, once or single
     and state no repeat; on `route` (of the requested one-time dose) when both name one. With
-    weight-banded rows and no documented weight, a comparator without a dose: the engine cannot
-    say which row applies, and says so rather than pick one."""
+    weight-banded or per-kg rows and no documented weight, a comparator without a dose: the engine
+    cannot say what the dose is, and says so rather than pick a row."""
     weight = request.patient_weight_kg
     rows = [
         limit
@@ -150,14 +150,14 @@ def policy_single_dose(
     if not rows:
         return None
     label = f"Policy one-time dose ({indication.name})"
-    banded = [r for r in rows if _banded(r)]
-    if banded and weight is None:
+    by_weight = [r for r in rows if _by_weight(r)]  # bands, or mg per kg
+    if by_weight and weight is None:
         return DoseComparator(
             label=label,
             source_kind=SINGLE,
-            dose_text="; ".join(r.text for r in banded),
+            dose_text="; ".join(r.text for r in by_weight),
             arithmetic="set by body weight; no weight is documented",
-            chunk_ids=list(dict.fromkeys(r.chunk_id for r in banded if r.chunk_id))[:2],
+            chunk_ids=list(dict.fromkeys(r.chunk_id for r in by_weight if r.chunk_id))[:2],
         )
     fitting = [r for r in rows if weight is None or not _by_weight(r) or _in_band(r, weight)]
     doses = [(d, r) for r in fitting if (d := _single_mg(r, weight)) is not None]

@@ -13,6 +13,7 @@ import pytest
 from ingest.loaders import discover, load
 from rag.analysis.comparators import SINGLE, policy_limit, policy_single_dose
 from rag.analysis.compile import compile_policy
+from rag.analysis.criteria import DoseLimit, Indication
 from rag.analysis.dosing import parse_regimen
 from rag.analysis.evaluators.dose_limit import dose_limit_finding
 from rag.types import DosingAnalysis, RequestInfo
@@ -168,3 +169,16 @@ def test_with_no_weight_on_record_the_induction_criterion_is_insufficient(store_
     induction = next(s for s in draft.sections if s.key == "dosing").bullets[1]
     assert induction.text.startswith("The one-time dose before it, 390 mg IV, cannot be checked: the policy")
     assert induction.text.endswith("and no weight is documented.") and induction.citations
+
+
+def test_a_per_kg_loading_row_needs_the_weight_and_is_worked_out_with_it():
+    row = DoseLimit(per_kg_mg=6, route="IV", text="Loading dose: 6 mg/kg IV once")
+    indication = Indication(name="Condition", dose_limits=[row])
+    unknown = policy_single_dose(indication, RequestInfo(drug="x"), "IV")
+    assert unknown.dose_mg is None and unknown.arithmetic == "set by body weight; no weight is documented"
+    known = policy_single_dose(indication, RequestInfo(drug="x", patient_weight_kg=80), "IV")
+    assert (
+        known.dose_mg == 480
+        and known.arithmetic == "one dose of 6 mg/kg x 80 kg = 480 mg for a weight of 80 kg"
+    )
+    assert policy_single_dose(indication, RequestInfo(drug="x", patient_weight_kg=80), "SC") is None
