@@ -158,6 +158,10 @@ def test_a_draft_denies_an_induction_above_the_band_and_says_why_once(store_part
     )
     findings = next(s for s in draft.sections if s.key == "findings").bullets
     assert sum("520 mg IV" in b.text for b in findings) == 1, [b.text for b in findings]
+    # the policy's 'dose exceeds the limits in Section III' exclusion is its dose criterion: no D1
+    x3 = _criterion(draft, "X3")
+    assert x3.kind == "dose_limit" and x3.status == "not_met"
+    assert not any(c.id == "D1" for c in draft.criteria)
 
 
 def test_with_no_weight_on_record_the_induction_criterion_is_insufficient(store_parts):

@@ -385,6 +385,8 @@ def evaluate_exclusion(
         status=finding.status,
         rationale=finding.rationale,
         evidence=policy_evidence + finding.evidence,
-        kind="exclusion",
+        # 'the requested dose exceeds the limits in Section III' is the policy's dose criterion:
+        # no second one (D1) is added beside it, and the draft states it as the dose
+        kind="dose_limit" if node.leaf and node.leaf.type == "dose_limit" else "exclusion",
         computed=finding.computed,
     )
