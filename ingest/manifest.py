@@ -36,7 +36,8 @@ LOCK_FILE = "ingest.lock"
 PENDING, COMPLETE = "pending", "complete"
 LOCK_PATIENCE_S = 3.0  # how long a writer waits for the lock before naming who holds it
 
-_SCHEMA = """
+_SOURCE_INDEX = "CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source_path)"
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS documents (
     collection   TEXT NOT NULL,
     doc_id       TEXT NOT NULL,
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (collection, doc_id)
 );
-CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source_path);
+{_SOURCE_INDEX};
 PRAGMA user_version = 1;
 """
 _COLUMNS = (
@@ -154,9 +155,7 @@ class Manifest:
         """Index rows by source file (manifests written before the index had none); a writer
         calls it under the write lock."""
         if self.exists():
-            self._db().execute(
-                "CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source_path)"
-            )
+            self._db().execute(_SOURCE_INDEX)
 
     def chunk_count(self, state: str) -> int:
         """How many chunks the documents in `state` hold, counted by SQLite (at 40,000 documents

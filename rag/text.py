@@ -18,6 +18,11 @@ def shorten(text: str, size: int) -> str:
     return cut.rstrip(" ,;:-([{") + ELLIPSIS
 
 
+def numbers(text: str) -> list[str]:
+    """The numbers written in `text` ('1,200 mg every 14 days' -> ['1200', '14'])."""
+    return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
+
+
 _CLAUSE_BREAK = re.compile(r"\s[—–]\s|;\s|:\s")  # where a long item's leading clause ends
 
 

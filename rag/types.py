@@ -159,6 +159,10 @@ class DosingAnalysis(_Model):
     comparators: list[DoseComparator] = Field(default_factory=list)
     summary: str = ""
 
+    def one_time(self) -> DoseComparator | None:
+        """The policy's one-time dose beside a requested one (dose_mg None: it needs the weight)."""
+        return next((c for c in self.comparators if c.source_kind == ONE_TIME_DOSE), None)
+
 
 # --- the assessment -----------------------------------------------------------------------------
 

@@ -119,7 +119,6 @@ def policy_limit(
     return comparator
 
 
-SINGLE = ONE_TIME_DOSE  # a comparator's source_kind: the policy's one-time (induction) dose
 _ONE_TIME = re.compile(r"induction|loading|\bonce\b|single|one[- ]time|initial dose", re.I)
 # a row that also states a repeat ('6 mg/kg IV once, then 1.75 mg/kg every 4 weeks, maximum 300
 # mg per maintenance infusion') mixes phases: which number caps which dose is not read
@@ -154,7 +153,7 @@ def policy_single_dose(
     if by_weight and weight is None:
         return DoseComparator(
             label=label,
-            source_kind=SINGLE,
+            source_kind=ONE_TIME_DOSE,
             dose_text="; ".join(r.text for r in by_weight),
             arithmetic="set by body weight; no weight is documented",
             chunk_ids=list(dict.fromkeys(r.chunk_id for r in by_weight if r.chunk_id))[:2],
@@ -166,7 +165,7 @@ def policy_single_dose(
     (mg, written), row = max(doses, key=lambda t: t[0][0])
     return DoseComparator(
         label=label,
-        source_kind=SINGLE,
+        source_kind=ONE_TIME_DOSE,
         dose_mg=mg,
         dose_text=row.text,
         arithmetic=f"one dose of {written}" + (f" for a weight of {weight:g} kg" if _by_weight(row) else ""),

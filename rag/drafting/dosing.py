@@ -3,14 +3,11 @@ and the one-time (induction) dose against the policy's dose for the patient's we
 
 from __future__ import annotations
 
-import re
-
 from rag.analysis import Analysis
-from rag.analysis.comparators import SINGLE
 from rag.analysis.policy import core_phrase
 from rag.drafting.findings import _and
 from rag.drafting.relevance import on_indication
-from rag.text import amount, plain
+from rag.text import amount, numbers, plain
 from rag.types import Bullet, Hit
 
 
@@ -30,13 +27,13 @@ def dosing_bullets(analysis: Analysis) -> list[Bullet]:
         ]
     if not (requested and requested.mg_per_28_days):
         return []
-    parts, chunk_ids, computed = [], analysis.request.source_chunk_ids[:1], _numbers(requested.arithmetic)
+    parts, chunk_ids, computed = [], analysis.request.source_chunk_ids[:1], numbers(requested.arithmetic)
     literature = []
     for c in dosing.comparators:
         if not c.mg_per_28_days:
             continue
         chunk_ids += c.chunk_ids[:1]
-        computed += [*_numbers(c.arithmetic), amount(c.mg_per_28_days)]
+        computed += [*numbers(c.arithmetic), amount(c.mg_per_28_days)]
         if c.source_kind == "literature":
             literature.append(c)
             continue
@@ -64,7 +61,7 @@ def dosing_bullets(analysis: Analysis) -> list[Bullet]:
     regimen = plain(requested.dose_text)
     text = f"The request, {regimen}, comes to {req} mg per 28 days" + (f", {_and(parts)}." if parts else ".")
     bullets = [Bullet(text=text, chunk_ids=list(dict.fromkeys(chunk_ids)), computed=computed)]
-    single = next((c for c in dosing.comparators if c.source_kind == SINGLE), None)
+    single = dosing.one_time()
     if dosing.loading and single and not single.dose_mg:
         bullets.append(
             Bullet(
@@ -72,27 +69,23 @@ def dosing_bullets(analysis: Analysis) -> list[Bullet]:
                 f"checked: the policy sets it by body weight ({plain(single.dose_text)}) and no "
                 "weight is documented.",
                 chunk_ids=single.chunk_ids[:1],
-                computed=_numbers(dosing.loading.arithmetic),
+                computed=numbers(dosing.loading.arithmetic),
             )
         )
     elif dosing.loading and dosing.loading.dose_mg and single:
         # its own statement, cited to the policy's row and the request that gives the weight
         weight = f" for a weight of {amount(single.weight_kg)} kg" if single.weight_kg else ""
-        numbers = [amount(dosing.loading.dose_mg), *_numbers(dosing.loading.arithmetic)]
-        relation = _relation(dosing.loading.dose_mg, single.dose_mg, "the policy's dose", numbers)
+        computed = [amount(dosing.loading.dose_mg), *numbers(dosing.loading.arithmetic)]
+        relation = _relation(dosing.loading.dose_mg, single.dose_mg, "the policy's dose", computed)
         bullets.append(
             Bullet(
                 text=f"The one-time dose before it, {plain(dosing.loading.dose_text)}, is {relation}"
                 f"{weight} ({plain(single.dose_text)}).",
                 chunk_ids=list(dict.fromkeys(single.chunk_ids[:1] + analysis.request.weight_chunk_ids[:1])),
-                computed=numbers,
+                computed=computed,
             )
         )
     return bullets
-
-
-def _numbers(text: str) -> list[str]:
-    return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
 
 
 def _on_topic(label: str, terms: list[str]) -> bool:

@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from rag.analysis import Analysis
-from rag.analysis.comparators import SINGLE
-from rag.analysis.evaluators.dose_limit import TOLERANCE as DOSE_TOLERANCE
+from rag.analysis.evaluators.dose_limit import exceeds
 from rag.analysis.evaluators.typed import EXCLUDES, NEEDS_REVIEWER, RULED_OUT
-from rag.text import amount, first_sentence, leading_clause, plain, shorten
+from rag.text import amount, first_sentence, leading_clause, numbers, plain, shorten
 from rag.types import Bullet, Criterion, Evidence, Section
 
 FINDINGS_KEY = "findings"
@@ -86,8 +85,7 @@ def verdict_summary(analysis: Analysis, found: list[Reason]) -> str:
     drug = r.drug[:1].upper() + r.drug[1:]
     dose = plain(r.dose.dose_text) if r.dose and r.dose.dose_text else ""
     loading = analysis.dosing.loading
-    one_time = any(c.source_kind == SINGLE for c in analysis.dosing.comparators)
-    if dose and one_time and loading and loading.dose_mg:  # a one-time induction is requested too
+    if dose and analysis.dosing.one_time() and loading and loading.dose_mg:  # and the induction
         induction = plain(loading.dose_text)
         once = "" if re.search(r"\bonce\b|\bsingle\b", induction, re.I) else " once"
         dose = f"{induction}{once}, then {dose},"
@@ -203,16 +201,18 @@ def _one_time_dose(c: Criterion, analysis: Analysis, chunk_ids: list[str]) -> Re
     dosing = analysis.dosing
     requested, loading = dosing.requested, dosing.loading
     limit = next((x for x in dosing.comparators if x.source_kind == "policy"), None)
-    single = next((x for x in dosing.comparators if x.source_kind == SINGLE and x.dose_mg), None)
-    if not (single and loading and loading.dose_mg and loading.dose_mg > single.dose_mg * DOSE_TOLERANCE):
+    single = dosing.one_time()
+    if not (
+        single and single.dose_mg and loading and loading.dose_mg and exceeds(loading.dose_mg, single.dose_mg)
+    ):
         return None
     rate, most = (requested.mg_per_28_days if requested else None), (limit.mg_per_28_days if limit else None)
-    if rate and most and rate > most * DOSE_TOLERANCE:
+    if rate and most and exceeds(rate, most):
         return None  # the maintenance rate is over too: the rate is the reason given
     asked, allowed = amount(loading.dose_mg, grouped=True), amount(single.dose_mg, grouped=True)
     ratio = amount(loading.dose_mg / single.dose_mg)
     weight = f" for the patient's weight of {amount(single.weight_kg)} kg" if single.weight_kg else ""
-    numbers = _numbers(loading.arithmetic)
+    written = numbers(loading.arithmetic)
     return Reason(
         criteria=[c],
         clause=f"the requested one-time dose of {asked} mg is above the policy's {allowed} mg{weight}",
@@ -226,7 +226,7 @@ def _one_time_dose(c: Criterion, analysis: Analysis, chunk_ids: list[str]) -> Re
         chunk_ids=list(
             dict.fromkeys(chunk_ids + single.chunk_ids[:1] + analysis.request.weight_chunk_ids[:1])
         ),
-        computed=[asked, allowed, ratio, amount(single.weight_kg or 0), *c.computed, *numbers],
+        computed=[asked, allowed, ratio, amount(single.weight_kg or 0), *c.computed, *written],
         remedy=f"a one-time dose of {allowed} mg{weight}",
     )
 
@@ -255,8 +255,8 @@ def _dose(c: Criterion, analysis: Analysis) -> Reason:
                 lim,
                 ratio,
                 *c.computed,
-                *_numbers(requested.arithmetic),
-                *_numbers(limit.arithmetic),
+                *numbers(requested.arithmetic),
+                *numbers(limit.arithmetic),
             ],
             remedy=f"a request within the policy's limit of {lim} mg per 28 days",
         )
@@ -370,7 +370,3 @@ def _lower(text: str) -> str:
 def _quoted(text: str) -> str:
     """A quote as a reader sees it: plain text, whole, ending where its sentence ends."""
     return shorten(plain(text), 300).rstrip()
-
-
-def _numbers(text: str) -> list[str]:
-    return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from rag.rendering import ama
 from rag.text import amount, plain
-from rag.types import ONE_TIME_DOSE, SECTION_TITLES, Assessment, Bullet, Criterion, Reference, Section
+from rag.types import SECTION_TITLES, Assessment, Bullet, Criterion, Reference, Section
 
 VERDICT_LABELS: dict[str, str] = {
     "indicated": "Medically indicated",
@@ -257,7 +257,7 @@ def dosing_rows(assessment: Assessment) -> list[DoseRow]:
         )
     ]
     loading = dosing.loading
-    if loading and loading.dose_mg and any(c.source_kind == ONE_TIME_DOSE for c in dosing.comparators):
+    if loading and loading.dose_mg and dosing.one_time():
         rows.append(
             DoseRow(
                 label="Requested one-time dose",

@@ -11,12 +11,12 @@ import shutil
 import pytest
 
 from ingest.loaders import discover, load
-from rag.analysis.comparators import SINGLE, policy_limit, policy_single_dose
+from rag.analysis.comparators import policy_limit, policy_single_dose
 from rag.analysis.compile import compile_policy
 from rag.analysis.criteria import DoseLimit, Indication
 from rag.analysis.dosing import parse_regimen
 from rag.analysis.evaluators.dose_limit import dose_limit_finding
-from rag.types import DosingAnalysis, RequestInfo
+from rag.types import ONE_TIME_DOSE, DosingAnalysis, RequestInfo
 
 QUESTION = (
     "Is ustekinumab {induction} IV as a single weight-based induction dose, followed by 90 mg "
@@ -54,7 +54,7 @@ def test_the_induction_before_a_maintenance_regimen_is_read_from_the_words_after
 )
 def test_the_band_for_the_patients_weight_gives_the_one_time_dose(crohns, weight, mg):
     single = policy_single_dose(crohns, RequestInfo(drug="ustekinumab", patient_weight_kg=weight))
-    assert single.source_kind == SINGLE and single.dose_mg == mg and single.weight_kg == weight
+    assert single.source_kind == ONE_TIME_DOSE and single.dose_mg == mg and single.weight_kg == weight
 
 
 def test_the_matching_induction_is_met_and_says_the_weight(crohns):
@@ -72,7 +72,7 @@ def test_an_induction_above_the_band_is_not_met_though_the_maintenance_is_within
 
 def test_with_no_weight_the_banded_induction_is_insufficient_not_met_by_the_maintenance(crohns):
     dosing = _dosing(crohns, None, "390 mg")
-    single = next(c for c in dosing.comparators if c.source_kind == SINGLE)
+    single = dosing.one_time()
     assert single.dose_mg is None and "no weight is documented" in single.arithmetic
     finding = dose_limit_finding(dosing, "policy")
     assert finding.status == "insufficient"

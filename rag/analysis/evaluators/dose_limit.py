@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 
-from rag.analysis.comparators import SINGLE
 from rag.analysis.dosing import format_mg
 from rag.analysis.evaluators.common import Finding
 from rag.text import plain
 from rag.types import Criterion, DosingAnalysis, Evidence
 
 TOLERANCE = 1.01  # rounding in the policy's own arithmetic is not an excess
+
+
+def exceeds(value: float, limit: float) -> bool:
+    """Above `limit` by more than the rounding of the policy's own arithmetic."""
+    return value > limit * TOLERANCE
 
 
 def dose_limit_finding(dosing: DosingAnalysis, policy_doc_id: str) -> Finding | None:
@@ -34,13 +38,13 @@ def dose_limit_finding(dosing: DosingAnalysis, policy_doc_id: str) -> Finding | 
             f"{format_mg(limit.mg_per_28_days)} per 28 days ({limit.dose_text}).",
             evidence,
         )
-    over = requested.mg_per_28_days > limit.mg_per_28_days * TOLERANCE
+    over = exceeds(requested.mg_per_28_days, limit.mg_per_28_days)
     higher = next((c for c in dosing.comparators if c.source_kind == "policy_conditional"), None)
     if (
         over
         and higher
         and higher.mg_per_28_days
-        and requested.mg_per_28_days <= higher.mg_per_28_days * TOLERANCE
+        and not exceeds(requested.mg_per_28_days, higher.mg_per_28_days)
     ):
         # above the standard limit, within one the policy grants only under a condition the engine
         # does not check: never `met` by resemblance to the higher row
@@ -81,7 +85,7 @@ def _with_one_time_dose(finding: Finding, dosing: DosingAnalysis, policy_doc_id:
     weight, added to the maintenance finding: above it is `not_met`; a weight-banded induction with
     no documented weight, or an induction that cannot be read in mg, is `insufficient` (never `met`
     because the maintenance dose is within its limit)."""
-    single = next((c for c in dosing.comparators if c.source_kind == SINGLE), None)
+    single = dosing.one_time()
     loading = dosing.loading
     if single is None or loading is None:
         return finding
@@ -98,8 +102,8 @@ def _with_one_time_dose(finding: Finding, dosing: DosingAnalysis, policy_doc_id:
         status = "not_met" if finding.status == "not_met" else "insufficient"
         text = f"{finding.rationale} The requested one-time dose, {asked}, cannot be checked: {why}."
         return Finding(status, text, evidence, finding.computed)
-    over = loading.dose_mg > single.dose_mg * TOLERANCE
-    relation = "above" if over else "equal to" if loading.dose_mg * TOLERANCE >= single.dose_mg else "below"
+    over = exceeds(loading.dose_mg, single.dose_mg)
+    relation = "above" if over else "below" if exceeds(single.dose_mg, loading.dose_mg) else "equal to"
     weight = f" for the patient's weight of {single.weight_kg:g} kg" if single.weight_kg else ""
     working = f" ({loading.arithmetic.split(';')[0]})" if loading.per_kg else ""
     text = (
